@@ -1,0 +1,1 @@
+"""Results -> figures and documents. Knows no simpy, no torch."""

@@ -1,0 +1,1 @@
+"""The plant: scenario spec -> SimPy model -> records -> KPIs."""

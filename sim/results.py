@@ -1,0 +1,117 @@
+"""The result of running a scenario: per-replication KPIs and records, estimates, summary, files on disk."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from sim import files
+from sim.kpi import Estimate, estimates, kpi_info
+from sim.spec import Scenario
+
+TABLES = ("jobs", "operations", "states", "wip")
+
+
+@dataclass
+class Replication:
+    index: int
+    kpis: dict[str, float]
+    tables: dict[str, pa.Table] | None = None
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    seed: int
+    replications: list[Replication]
+    warnings: list[str] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def estimates(self) -> dict[str, Estimate]:
+        """Mean and 95 % confidence interval of every KPI over the replications."""
+        return estimates([r.kpis for r in self.replications])
+
+    def table(self, name: str) -> pa.Table:
+        """One record table over all replications (needs ``keep_tables``)."""
+        parts = [r.tables[name] for r in self.replications if r.tables is not None]
+        if not parts:
+            raise ValueError(f"the records of table {name!r} were not kept; run with keep_tables=True")
+        return pa.concat_tables(parts)
+
+    def kpi_table(self) -> pa.Table:
+        """One row per replication, one column per KPI."""
+        names = list(self.estimates)
+        columns = {"replication": pa.array([r.index for r in self.replications], type=pa.int32())}
+        for name in names:
+            columns[name] = pa.array([r.kpis.get(name, float("nan")) for r in self.replications], type=pa.float64())
+        return pa.table(columns)
+
+    def summary(self) -> dict[str, Any]:
+        """Every reported number as plain JSON-ready data."""
+        meta = self.scenario.scenario
+        plant: dict[str, Any] = {}
+        stations: dict[str, dict[str, Any]] = {}
+        for name, est in self.estimates.items():
+            entry = est.as_dict() | {"unit": kpi_info(name, meta.time_unit).unit}
+            if name.startswith("station."):
+                _, station, kpi = name.split(".", 2)
+                stations.setdefault(station, {})[kpi] = entry
+            else:
+                plant[name] = entry
+        return {
+            "scenario": {
+                "name": meta.name,
+                "source": self.scenario.source,
+                "hash": self.scenario.content_hash,
+                "time_unit": meta.time_unit,
+                "warmup": meta.warmup,
+                "horizon": meta.horizon,
+            },
+            "seed": self.seed,
+            "replications": len(self.replications),
+            "confidence": 0.95,
+            "kpis": plant,
+            "stations": stations,
+            "warnings": self.warnings,
+            "wall_time_s": round(self.wall_time, 3),
+            "python": platform.python_version(),
+        }
+
+    def save(self, out: str | Path) -> list[Path]:
+        """Write records (Parquet), per-replication KPIs, the canonical scenario and ``summary.json`` into ``out``."""
+        out = Path(out)
+        written = []
+        if all(r.tables is not None for r in self.replications):
+            for name in TABLES:
+                written.append(files.write_parquet(out / f"{name}.parquet", self.table(name)))
+            if self.scenario.has_order_book:
+                written.append(files.write_parquet(out / "schedule.parquet", schedule(self.table("operations"))))
+        written.append(files.write_parquet(out / "kpis.parquet", self.kpi_table()))
+        written.append(files.write_text(out / "scenario.json", self.scenario.canonical_json() + "\n"))
+        written.append(files.write_json(out / "summary.json", self.summary()))
+        return written
+
+
+def schedule(operations: pa.Table) -> pa.Table:
+    """The machine schedule of replication 0: job, op, machine (``station`` or ``station#k``), start, end."""
+    first = operations.filter(pa.compute.equal(operations["replication"], 0))
+    first = first.filter(pa.compute.is_valid(first["start"]))
+    stations = first["station"].combine_chunks().dictionary_decode().to_pylist()
+    machines = first["machine"].to_pylist()
+    multi = {s for s, m in zip(stations, machines, strict=True) if m > 0}
+    names = [f"{s}#{m}" if s in multi else s for s, m in zip(stations, machines, strict=True)]
+    table = pa.table(
+        {
+            "job": first["job"],
+            "op": first["step"],
+            "machine": pa.array(names, type=pa.string()),
+            "start": first["start"],
+            "end": first["end"],
+        }
+    )
+    return table.sort_by([("start", "ascending"), ("machine", "ascending")])

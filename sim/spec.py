@@ -1,0 +1,347 @@
+"""Scenario files: pydantic models, loading, ``--set`` overrides and clear error messages.
+
+``load_scenario(path, overrides)`` reads a TOML file, applies dotted-path overrides, validates everything and
+returns a frozen ``Scenario``. Every problem is reported at once as ``file: field.path: message``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from sim.dispatch import RULES
+from sim.distributions import DIST_KINDS, Distribution
+from sim.errors import ScenarioError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ScenarioMeta(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    time_unit: str = "min"
+    warmup: float = Field(0.0, ge=0)
+    horizon: float | None = Field(None, gt=0, description="measured time after warm-up; None runs an order book out")
+    seed: int = Field(0, ge=0)
+
+
+class DueDate(_Strict):
+    """How due dates of released jobs are set: ``twk`` = release + factor × work content."""
+
+    rule: Literal["twk", "constant", "none"] = "none"
+    factor: float = Field(3.0, gt=0)
+    allowance: float = Field(0.0, ge=0)
+
+
+class Order(_Strict):
+    id: str = Field(min_length=1)
+    product: str
+    release: float = Field(0.0, ge=0)
+    due: float | None = Field(None, ge=0)
+
+
+class Release(_Strict):
+    interarrival: Distribution | None = None
+    orders: list[Order] | None = None
+    product_mix: dict[str, float] = Field(default_factory=dict)
+    due_date: DueDate = DueDate()
+
+
+class Station(_Strict):
+    machines: int = Field(1, ge=1)
+    buffer: int | None = Field(None, ge=0, description="queue capacity in front; None = unlimited")
+    dispatch: str = "fifo"
+
+
+class Operation(_Strict):
+    station: str
+    time: Distribution
+
+
+class Product(_Strict):
+    route: list[Operation] = Field(min_length=1)
+
+
+class Scenario(_Strict):
+    scenario: ScenarioMeta
+    release: Release
+    stations: dict[str, Station] = Field(min_length=1)
+    products: dict[str, Product] = Field(min_length=1)
+
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from (file path or name), used in messages."""
+        return self._source
+
+    @property
+    def has_order_book(self) -> bool:
+        return self.release.orders is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with every default filled in (TOML/JSON-ready, ``None`` values dropped)."""
+        return _drop_none(self.model_dump(mode="json", by_alias=True))
+
+    def canonical_json(self) -> str:
+        """A canonical text of the scenario: same meaning, same text (defaults filled, keys sorted)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical text: the scenario's identity for caches and reports."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def with_overrides(self, overrides: Iterable[str] | Mapping[str, Any]) -> Scenario:
+        """A new scenario with dotted-path overrides applied and validated."""
+        return _validate(self.to_dict(), self._source, _parse_overrides(overrides))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------- loading
+
+
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (), source: str | None = None
+) -> Scenario:
+    """Read, override and validate a scenario TOML file.
+
+    ``overrides`` are ``"dotted.path=value"`` strings (values parsed as TOML, else taken as text) or a mapping.
+    ``source`` is the name used in messages (default: the path as given).
+    """
+    path = Path(path)
+    source = source or str(path)
+    parsed = _parse_overrides(overrides)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(source, [("", f"cannot read file ({exc.strerror or exc})")]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
+    orders = raw.get("release", {}).get("orders") if isinstance(raw.get("release"), dict) else None
+    if isinstance(orders, str):
+        raw["release"]["orders"] = read_orders_csv(path.parent / orders)
+    return _validate(raw, source, parsed)
+
+
+def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]]:
+    """Read an order book (columns id, product, release, due; due optional) into plain dicts."""
+    label = label or str(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScenarioError(
+            label, [("", f"cannot read order book ({getattr(exc, 'strerror', None) or exc})")]
+        ) from None
+    if not rows:
+        raise ScenarioError(label, [("", "order book has no rows")])
+    missing = {"id", "product", "release"} - set(rows[0])
+    if missing:
+        raise ScenarioError(label, [("", f"missing column(s) {', '.join(sorted(missing))}")])
+    orders, problems = [], []
+    for line, row in enumerate(rows, start=2):
+        order: dict[str, Any] = {"id": row["id"], "product": row["product"]}
+        for column in ("release", "due"):
+            value = (row.get(column) or "").strip()
+            if not value:
+                continue
+            try:
+                order[column] = float(value)
+            except ValueError:
+                problems.append((f"line {line}.{column}", f"expected a number, got {value!r}"))
+        orders.append(order)
+    if problems:
+        raise ScenarioError(label, problems)
+    return orders
+
+
+def _parse_overrides(overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    parsed: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError("--set", [(item, "expected key.path=value")])
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # bare words such as spt or flow_line
+        parsed[key.strip()] = value
+    return parsed
+
+
+def _apply_override(raw: dict[str, Any], dotted: str, value: Any) -> str | None:
+    """Set ``raw[a][b][c] = value`` for ``"a.b.c"``; return a problem message or None."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                return f"no element {part} in the list at {'.'.join(parts[:i]) or 'top level'}"
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            return f"{'.'.join(parts[:i])} is a value, not a table"
+    return None
+
+
+def _validate(raw: dict[str, Any], source: str, overrides: Mapping[str, Any]) -> Scenario:
+    problems = []
+    for dotted, value in overrides.items():
+        problem = _apply_override(raw, dotted, value)
+        if problem:
+            problems.append((f"{dotted} (from --set)", problem))
+    if problems:
+        raise ScenarioError(source, problems)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(err) for err in exc.errors()]
+        raise ScenarioError(source, _mark_overrides(problems, overrides)) from None
+    problems = _cross_check(scenario)
+    if problems:
+        raise ScenarioError(source, _mark_overrides(problems, overrides))
+    scenario._source = source
+    return scenario
+
+
+def _mark_overrides(problems: list[tuple[str, str]], overrides: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def mark(field: str) -> str:
+        hit = any(field == key or field.startswith(key + ".") or key.startswith(field + ".") for key in overrides)
+        return f"{field} (from --set)" if hit else field
+
+    return [(mark(field), msg) for field, msg in problems]
+
+
+# ----------------------------------------------------------------------------------------------------------- errors
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            continue
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        # pydantic puts the discriminator's value into the location of errors inside a tagged union
+        if item in DIST_KINDS and i > 0 and not isinstance(nxt, int) and loc[i - 1] in ("time", "interarrival"):
+            continue
+        parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        text = json.dumps(value, default=str)
+        return text if len(text) < 60 else text[:57] + "..."
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    field = _field_path(tuple(err["loc"]))
+    messages = {
+        "greater_than_equal": lambda: f"must be ≥ {ctx.get('ge')}, got {_show(value)}",
+        "greater_than": lambda: f"must be > {ctx.get('gt')}, got {_show(value)}",
+        "less_than_equal": lambda: f"must be ≤ {ctx.get('le')}, got {_show(value)}",
+        "extra_forbidden": lambda: "unknown key",
+        "missing": lambda: "required key is missing",
+        "union_tag_invalid": lambda: f"unknown distribution {ctx.get('tag')!r}; use one of {', '.join(DIST_KINDS)}",
+        "union_tag_not_found": lambda: f"a distribution needs 'dist' (one of {', '.join(DIST_KINDS)})",
+        "too_short": lambda: "must not be empty",
+        "int_type": lambda: f"expected an integer, got {_show(value)}",
+        "int_parsing": lambda: f"expected an integer, got {_show(value)}",
+        "int_from_float": lambda: f"expected an integer, got {_show(value)}",
+        "float_type": lambda: f"expected a number, got {_show(value)}",
+        "float_parsing": lambda: f"expected a number, got {_show(value)}",
+        "string_type": lambda: f"expected text, got {_show(value)}",
+        "dict_type": lambda: f"expected a table, got {_show(value)}",
+        "model_type": lambda: f"expected a table, got {_show(value)}",
+        "model_attributes_type": lambda: f"expected a table, got {_show(value)}",
+        "list_type": lambda: f"expected a list, got {_show(value)}",
+        "literal_error": lambda: f"must be one of {ctx.get('expected')}, got {_show(value)}",
+        "value_error": lambda: str(ctx.get("error", err["msg"])),
+    }
+    describe = messages.get(kind)
+    return field, describe() if describe else f"{err['msg']}, got {_show(value)}"
+
+
+def _cross_check(s: Scenario) -> list[tuple[str, str]]:
+    """Checks that span several sections of the file."""
+    problems: list[tuple[str, str]] = []
+    stations, products = set(s.stations), set(s.products)
+    for name, station in s.stations.items():
+        if station.dispatch not in RULES:
+            problems.append(
+                (
+                    f"stations.{name}.dispatch",
+                    f"unknown rule {station.dispatch!r}; use one of {', '.join(sorted(RULES))}",
+                )
+            )
+    for name, product in s.products.items():
+        for i, op in enumerate(product.route):
+            if op.station not in stations:
+                problems.append(
+                    (
+                        f"products.{name}.route[{i}].station",
+                        f"no station named {op.station!r} (stations: {', '.join(sorted(stations))})",
+                    )
+                )
+    rel = s.release
+    if (rel.interarrival is None) == (rel.orders is None):
+        problems.append(
+            ("release", "give exactly one of 'interarrival' (a stream of jobs) or 'orders' (an order book)")
+        )
+    if rel.interarrival is not None:
+        if not rel.product_mix:
+            problems.append(("release.product_mix", "required with 'interarrival' (e.g. { A = 0.7, B = 0.3 })"))
+        if s.scenario.horizon is None:
+            problems.append(("scenario.horizon", "required when jobs arrive as a stream"))
+    for product, share in rel.product_mix.items():
+        if product not in products:
+            problems.append((f"release.product_mix.{product}", f"no product named {product!r}"))
+        if share < 0:
+            problems.append((f"release.product_mix.{product}", f"must be ≥ 0, got {share}"))
+    if rel.product_mix and not math.isclose(sum(rel.product_mix.values()), 1.0, abs_tol=1e-6):
+        problems.append(("release.product_mix", f"shares must sum to 1, got {sum(rel.product_mix.values()):g}"))
+    seen: set[str] = set()
+    for i, order in enumerate(rel.orders or ()):
+        if order.product not in products:
+            problems.append((f"release.orders[{i}].product", f"no product named {order.product!r}"))
+        if order.id in seen:
+            problems.append((f"release.orders[{i}].id", f"duplicate order id {order.id!r}"))
+        seen.add(order.id)
+    return problems

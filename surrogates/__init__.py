@@ -1,0 +1,1 @@
+"""Learned models on tables and arrays (GAN, VAE, regressor). Knows no simpy."""
