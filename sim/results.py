@@ -30,6 +30,7 @@ class RunResult:
     replications: list[Replication]
     warnings: list[str] = field(default_factory=list)
     wall_time: float = 0.0
+    command: str = ""  # the command line that produced the result, for the reproducibility block
 
     @property
     def estimates(self) -> dict[str, Estimate]:
@@ -64,6 +65,7 @@ class RunResult:
             else:
                 plant[name] = entry
         return {
+            "command": self.command,
             "scenario": {
                 "name": meta.name,
                 "source": self.scenario.source,

@@ -1,0 +1,29 @@
+# Quick start:  make demo   (set up .venv, run the bundled flow_line scenario)
+#               make test   (set up .venv, lint, run the test suite)
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first: 2.13.0 is a CPU build on local disk; a bare "torch" would pull a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shopfloor run flow_line --replications 5 --out out/flow_line
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine.py --scenario flow_line job_shop mm1
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""The `shopfloor` command end to end: output, files, exit codes, error messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_run_json_prints_kpis_with_confidence_intervals():
+    result = invoke("run", "mm1", "--replications", "3", "--workers", "1", "--json", "--set", "scenario.horizon=5000")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    throughput = summary["kpis"]["throughput"]
+    assert summary["replications"] == 3
+    assert throughput["n"] == 3
+    assert throughput["low"] < throughput["mean"] < throughput["high"]
+    assert throughput["unit"] == "jobs/min"
+    assert 0.7 < summary["stations"]["server"]["utilisation"]["mean"] < 0.9
+    assert summary["command"].startswith("shopfloor")
+
+
+def test_run_writes_records_and_summary(tmp_path: Path):
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "flow_line", "-r", "2", "--workers", "1", "--out", str(out), "--set", "scenario.horizon=2000"
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("jobs", "operations", "states", "wip", "kpis"):
+        assert pq.read_table(out / f"{name}.parquet").num_rows > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"]["name"] == "flow_line"
+    assert summary["scenario"]["horizon"] == 2000
+    kpis = pq.read_table(out / "kpis.parquet")
+    assert kpis.num_rows == 2
+    assert summary["kpis"]["throughput"]["mean"] == pytest.approx(sum(kpis["throughput"].to_pylist()) / 2)
+    assert "throughput" in result.stdout and "weld" in result.stdout
+
+
+def test_bad_override_is_a_user_error_without_traceback():
+    result = invoke("run", "flow_line", "--set", "stations.weld.machines=0")
+    assert result.exit_code == 2
+    assert "flow_line.toml: stations.weld.machines (from --set): must be ≥ 1, got 0" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_scenario_names_the_bundled_ones():
+    result = invoke("run", "no_such_scenario")
+    assert result.exit_code == 2
+    assert "no_such_scenario" in result.output and "flow_line" in result.output
+
+
+def test_validate_reports_every_problem(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        """
+[scenario]
+name = "bad"
+horizon = 100
+[release]
+interarrival = { dist = "exponential", mean = 1.0 }
+product_mix = { A = 0.5 }
+[stations.s]
+machines = 1
+[products.A]
+route = [{ station = "missing", time = 1.0 }]
+"""
+    )
+    result = invoke("validate", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}: products.A.route[0].station: no station named 'missing'" in result.output
+    assert f"{bad}: release.product_mix: shares must sum to 1, got 0.5" in result.output
+
+
+def test_validate_ok_shows_offered_load():
+    result = invoke("validate", "mm1")
+    assert result.exit_code == 0
+    assert "offered load server: 0.80" in result.output
+
+
+def test_overloaded_scenario_runs_with_a_warning():
+    result = invoke("run", "mm1", "--set", "products.job.route.0.time.mean=1.5", "--set", "scenario.horizon=500")
+    assert result.exit_code == 0
+    assert "offered load 1.20" in result.output
+
+
+def test_list_shows_bundled_scenarios():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for name in ("flow_line", "job_shop", "mm1"):
+        assert name in result.output
+
+
+def test_console_script_exit_code_and_message():
+    """The installed entry point, as a user runs it: exit code 2 and one clear line on stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "from scenarios.cli import main; main()", "run", "mm1", "--set", "scenario.seed=-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "mm1.toml: scenario.seed (from --set): must be ≥ 0, got -1" in proc.stderr
+    assert "Traceback" not in proc.stderr
