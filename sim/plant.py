@@ -51,35 +51,50 @@ class Station:
         self.waiting: list[simpy.Event] = []  # senders blocked until a slot frees, first come first served
         self.machines: list[Machine] = []
 
+    def free_slots(self) -> float:
+        """Places a new job may take: empty buffer places plus idle machines that will take a job at once."""
+        return self.capacity + len(self.idle_machines) - self.occupied
+
     def try_reserve(self) -> bool:
-        """Reserve a buffer slot if one is free."""
-        if self.occupied < self.capacity:
+        """Reserve a place if one is free."""
+        if self.free_slots() > 0:
             self.occupied += 1
             return True
         return False
 
     def wait_for_slot(self) -> simpy.Event:
-        """An event that fires once a slot has been reserved for the caller."""
+        """An event that fires once a place has been reserved for the caller."""
         event = self.env.event()
         self.waiting.append(event)
         return event
 
+    def _grant(self) -> None:
+        """Hand free places to blocked senders, first come first served."""
+        while self.waiting and self.free_slots() > 0:
+            self.occupied += 1
+            self.waiting.pop(0).succeed()
+
     def admit(self, job: Job) -> None:
-        """Put a job whose slot is reserved into the queue and wake an idle machine."""
+        """Put a job whose place is reserved into the queue and wake an idle machine."""
         job.queue_entry = self.env.now
         job.queue_length = len(self.queue)
         self.queue.append(job)
         if self.idle_machines:
             self.idle_machines.pop(0).succeed()
 
+    def wait_for_job(self) -> simpy.Event:
+        """Register an idle machine; an idle machine is a place for a job even when the buffer is 0."""
+        event = self.env.event()
+        self.idle_machines.append(event)
+        self._grant()
+        return event
+
     def take(self) -> Job:
-        """Remove the job the dispatching rule picks; hand the freed slot to the first blocked sender."""
+        """Remove the job the dispatching rule picks; hand the freed place to the first blocked sender."""
         queue = self.queue
         job = queue.pop(self.rule(queue, self.env.now) if len(queue) > 1 else 0)
-        if self.waiting:
-            self.waiting.pop(0).succeed()  # the slot passes straight to the waiting sender
-        else:
-            self.occupied -= 1
+        self.occupied -= 1
+        self._grant()
         return job
 
 
@@ -116,7 +131,6 @@ class Plant:
             p: [make_sampler(op.time, self.streams.get("process", p, i)) for i, op in enumerate(spec.route)]
             for p, spec in scenario.products.items()
         }
-        self.work_content = {p: sum(op.time.mean for op in spec.route) for p, spec in scenario.products.items()}
         self.in_system = 0
 
     # ------------------------------------------------------------------------------------------------ release
@@ -170,6 +184,7 @@ class Plant:
         env, records, station = self.env, self.records, machine.station
         s, m = station.index, machine.index
         queue = station.queue
+        defer = self.scenario.stations[station.name].dispatch != "fifo"
         state = IDLE
         records.state(s, m, env.now, IDLE)
         while True:
@@ -177,9 +192,12 @@ class Plant:
                 if state != IDLE:
                     state = IDLE
                     records.state(s, m, env.now, IDLE)
-                wake = env.event()
-                station.idle_machines.append(wake)
-                yield wake
+                yield station.wait_for_job()
+            if defer:
+                # let jobs that arrive at this same instant join the queue before the rule decides
+                yield env.timeout(0)
+                if not queue:
+                    continue  # another machine of the station took the last job meanwhile
             job = station.take()
             machine.current, machine.start, machine.end = job, env.now, math.nan
             if state != BUSY:

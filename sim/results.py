@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sim import files
 from sim.kpi import Estimate, estimates, kpi_info
@@ -101,8 +102,8 @@ class RunResult:
 
 def schedule(operations: pa.Table) -> pa.Table:
     """The machine schedule of replication 0: job, op, machine (``station`` or ``station#k``), start, end."""
-    first = operations.filter(pa.compute.equal(operations["replication"], 0))
-    first = first.filter(pa.compute.is_valid(first["start"]))
+    first = operations.filter(pc.equal(operations["replication"], 0))
+    first = first.filter(pc.is_valid(first["start"]))
     stations = first["station"].combine_chunks().dictionary_decode().to_pylist()
     machines = first["machine"].to_pylist()
     multi = {s for s, m in zip(stations, machines, strict=True) if m > 0}

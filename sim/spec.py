@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -36,7 +37,7 @@ class ScenarioMeta(_Strict):
 
 
 class DueDate(_Strict):
-    """How due dates of released jobs are set: ``twk`` = release + factor × work content."""
+    """How due dates of released jobs are set: ``twk`` = release + factor × the job's drawn total work content."""
 
     rule: Literal["twk", "constant", "none"] = "none"
     factor: float = Field(3.0, gt=0)
@@ -98,8 +99,12 @@ class Scenario(_Strict):
         return _drop_none(self.model_dump(mode="json", by_alias=True))
 
     def canonical_json(self) -> str:
-        """A canonical text of the scenario: same meaning, same text (defaults filled, keys sorted)."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """A canonical text of the scenario: defaults filled in, fields in model order, comments and layout gone.
+
+        The order of named tables (stations, products, product mix) is kept: it decides the order in which the
+        simulation creates processes and draws products, so two orders may simulate differently.
+        """
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     @property
     def content_hash(self) -> str:
@@ -141,10 +146,7 @@ def load_scenario(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
-    orders = raw.get("release", {}).get("orders") if isinstance(raw.get("release"), dict) else None
-    if isinstance(orders, str):
-        raw["release"]["orders"] = read_orders_csv(path.parent / orders)
-    return _validate(raw, source, parsed)
+    return _validate(raw, source, parsed, base_dir=path.parent)
 
 
 def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]]:
@@ -218,7 +220,9 @@ def _apply_override(raw: dict[str, Any], dotted: str, value: Any) -> str | None:
     return None
 
 
-def _validate(raw: dict[str, Any], source: str, overrides: Mapping[str, Any]) -> Scenario:
+def _validate(
+    raw: dict[str, Any], source: str, overrides: Mapping[str, Any], base_dir: Path = Path(".")
+) -> Scenario:
     problems = []
     for dotted, value in overrides.items():
         problem = _apply_override(raw, dotted, value)
@@ -226,6 +230,9 @@ def _validate(raw: dict[str, Any], source: str, overrides: Mapping[str, Any]) ->
             problems.append((f"{dotted} (from --set)", problem))
     if problems:
         raise ScenarioError(source, problems)
+    release = raw.get("release")
+    if isinstance(release, dict) and isinstance(release.get("orders"), str):
+        release["orders"] = read_orders_csv(base_dir / release["orders"])  # relative to the scenario file
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
@@ -240,7 +247,8 @@ def _validate(raw: dict[str, Any], source: str, overrides: Mapping[str, Any]) ->
 
 def _mark_overrides(problems: list[tuple[str, str]], overrides: Mapping[str, Any]) -> list[tuple[str, str]]:
     def mark(field: str) -> str:
-        hit = any(field == key or field.startswith(key + ".") or key.startswith(field + ".") for key in overrides)
+        dotted = re.sub(r"\[(\d+)\]", r".\1", field)  # products.A.route[0] -> products.A.route.0, as in --set
+        hit = any(dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + ".") for key in overrides)
         return f"{field} (from --set)" if hit else field
 
     return [(mark(field), msg) for field, msg in problems]
@@ -267,6 +275,8 @@ def _show(value: Any) -> str:
     if isinstance(value, dict | list):
         text = json.dumps(value, default=str)
         return text if len(text) < 60 else text[:57] + "..."
+    if isinstance(value, float):
+        return f"{value:g}"
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -274,9 +284,11 @@ def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     field = _field_path(tuple(err["loc"]))
     messages = {
-        "greater_than_equal": lambda: f"must be ≥ {ctx.get('ge')}, got {_show(value)}",
-        "greater_than": lambda: f"must be > {ctx.get('gt')}, got {_show(value)}",
-        "less_than_equal": lambda: f"must be ≤ {ctx.get('le')}, got {_show(value)}",
+        "greater_than_equal": lambda: f"must be ≥ {_show(ctx.get('ge'))}, got {_show(value)}",
+        "greater_than": lambda: f"must be > {_show(ctx.get('gt'))}, got {_show(value)}",
+        "less_than_equal": lambda: f"must be ≤ {_show(ctx.get('le'))}, got {_show(value)}",
+        "finite_number": lambda: f"must be a finite number, got {_show(value)}",
+        "string_too_short": lambda: "must not be empty",
         "extra_forbidden": lambda: "unknown key",
         "missing": lambda: "required key is missing",
         "union_tag_invalid": lambda: f"unknown distribution {ctx.get('tag')!r}; use one of {', '.join(DIST_KINDS)}",

@@ -1,0 +1,174 @@
+"""Shift calendars: weekly working patterns with breaks; machines work only on shift.
+
+Time 0 is Monday 00:00. A calendar compiles to sorted on-shift intervals within one week (in the scenario's time
+unit) and answers ``is_on(t)``, ``next_on(t)`` and ``next_off(t)`` by bisection, repeating week after week.
+
+```toml
+[calendars.two_shifts]
+days = ["mon", "tue", "wed", "thu", "fri"]
+shifts = [{ start = "06:00", end = "14:00" }, { start = "14:00", hours = 8 }]
+breaks = [{ start = "10:00", minutes = 15 }, { start = "18:00", minutes = 30 }]
+```
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_UNIT = {"s": 1 / 60, "min": 1.0, "h": 60.0}
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock_minutes(text: str) -> int:
+    match = _CLOCK.match(text)
+    if not match:
+        raise ValueError(f"expected a clock time HH:MM, got {text!r}")
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+class Shift(BaseModel):
+    """A shift from ``start`` to ``end`` (may cross midnight) or lasting ``hours``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: str
+    end: str | None = None
+    hours: float | None = Field(None, gt=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None:
+            _clock_minutes(value)
+        return value
+
+    @model_validator(mode="after")
+    def _length(self) -> Shift:
+        if (self.end is None) == (self.hours is None):
+            raise ValueError("give either end or hours")
+        if self.hours is not None and self.hours > 24:
+            raise ValueError(f"a shift cannot be longer than a day (24 hours), got {self.hours:g} hours")
+        return self
+
+    @property
+    def minutes(self) -> float:
+        if self.hours is not None:
+            return self.hours * 60
+        length = (_clock_minutes(self.end) - _clock_minutes(self.start)) % 1440
+        return length or 1440.0
+
+
+class Break(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: str
+    minutes: float = Field(gt=0, le=1440)
+
+    @field_validator("start")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        _clock_minutes(value)
+        return value
+
+
+class CalendarSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=lambda: list(DAYS))
+    shifts: list[Shift] = Field(min_length=1)
+    breaks: list[Break] = Field(default_factory=list)
+
+
+def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _subtract(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    result = intervals
+    for ha, hb in holes:
+        result = [piece for a, b in result for piece in ((a, min(b, ha)), (max(a, hb), b)) if piece[1] > piece[0]]
+    return result
+
+
+class Calendar:
+    """On-shift intervals repeating every week, in scenario time units."""
+
+    def __init__(self, spec: CalendarSpec, time_unit: str = "min"):
+        unit = MINUTES_PER_UNIT[time_unit]
+        week = 7 * 1440
+        on: list[tuple[float, float]] = []
+        off: list[tuple[float, float]] = []
+        for day in spec.days:
+            day_start = DAYS.index(day) * 1440
+            for shift in spec.shifts:
+                a = day_start + _clock_minutes(shift.start)
+                on.append((a, a + shift.minutes))
+            for brk in spec.breaks:
+                a = day_start + _clock_minutes(brk.start)
+                off.append((a, a + brk.minutes))
+        # fold intervals that run past Sunday midnight back to the start of the week
+        folded = [piece for a, b in on for piece in ((a, min(b, week)), (0.0, b - week)) if piece[1] > piece[0]]
+        holes = [piece for a, b in off for piece in ((a, min(b, week)), (0.0, b - week)) if piece[1] > piece[0]]
+        intervals = _subtract(_merge(folded), _merge(holes))
+        self.week = week / unit
+        self.intervals = [(a / unit, b / unit) for a, b in intervals]
+        self._starts = [a for a, _ in self.intervals]
+        self.always_on = self.intervals == [(0.0, self.week)]
+
+    @property
+    def on_share(self) -> float:
+        """Share of the week on shift."""
+        return sum(b - a for a, b in self.intervals) / self.week
+
+    def _locate(self, t: float) -> tuple[float, int]:
+        base = math.floor(t / self.week) * self.week
+        return base, bisect.bisect_right(self._starts, t - base) - 1
+
+    def is_on(self, t: float) -> bool:
+        base, i = self._locate(t)
+        return i >= 0 and t - base < self.intervals[i][1]
+
+    def next_on(self, t: float) -> float:
+        """``t`` if on shift, else the start of the next shift."""
+        if not self.intervals:
+            return math.inf
+        base, i = self._locate(t)
+        if i >= 0 and t - base < self.intervals[i][1]:
+            return t
+        if i + 1 < len(self.intervals):
+            return base + self.intervals[i + 1][0]
+        return base + self.week + self.intervals[0][0]
+
+    def next_off(self, t: float) -> float:
+        """End of the shift running at ``t`` (``t`` itself when off shift; inf when always on)."""
+        if self.always_on:
+            return math.inf
+        base, i = self._locate(t)
+        if i >= 0 and t - base < self.intervals[i][1]:
+            end = base + self.intervals[i][1]
+            # a shift ending at Sunday midnight may go on into Monday's first shift
+            if self.intervals[i][1] == self.week and self.intervals[0][0] == 0.0:
+                return end + self.intervals[0][1]
+            return end
+        return t
+
+    def on_time(self, a: float, b: float) -> float:
+        """On-shift time within ``[a, b]``."""
+        total, t = 0.0, a
+        while t < b:
+            start = self.next_on(t)
+            if start >= b:
+                break
+            end = min(self.next_off(start), b)
+            total += end - start
+            t = end
+        return total
