@@ -220,9 +220,7 @@ def _apply_override(raw: dict[str, Any], dotted: str, value: Any) -> str | None:
     return None
 
 
-def _validate(
-    raw: dict[str, Any], source: str, overrides: Mapping[str, Any], base_dir: Path = Path(".")
-) -> Scenario:
+def _validate(raw: dict[str, Any], source: str, overrides: Mapping[str, Any], base_dir: Path = Path(".")) -> Scenario:
     problems = []
     for dotted, value in overrides.items():
         problem = _apply_override(raw, dotted, value)
