@@ -22,7 +22,7 @@ import simpy
 import scenarios
 from sim.distributions import Constant, Exponential, Gamma, Lognormal, Normal, Triangular, Uniform
 from sim.kpi import replication_kpis
-from sim.plant import simulate
+from sim.plant import Plant, simulate
 from sim.spec import Scenario
 
 
@@ -104,23 +104,40 @@ def _rate(run, scenario: Scenario, seed: int) -> float:
     return visits / (time.perf_counter() - started)
 
 
+def _has_mechanisms(scenario: Scenario) -> bool:
+    """Whether any machine runs more than queueing, dispatching and blocking (the bare model has only those)."""
+    return not all(machine.plain for station in Plant(scenario).stations.values() for machine in station.machines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--scenario", nargs="+", default=["flow_line"])
+    parser.add_argument("--scenario", nargs="+", default=["flow_line", "electronics_line", "machining_cell"])
     args = parser.parse_args()
-    for name in args.scenario:
+    reference = None
+    for name in ["flow_line", *(n for n in args.scenario if n != "flow_line")]:
         scenario = scenarios.load(name)
+        mechanisms = _has_mechanisms(scenario)
         bare, ours = [], []
         for seed in range(1, args.repeats + 1):  # alternate so that machine noise hits both alike
-            bare.append(_rate(bare_simpy, scenario, seed))
+            if not mechanisms:
+                bare.append(_rate(bare_simpy, scenario, seed))
             ours.append(_rate(shopfloor_run, scenario, seed))
         tables = simulate(scenario, 0, 1).tables()
         started = time.perf_counter()
         replication_kpis(scenario, tables)
         kpi_ms = (time.perf_counter() - started) * 1e3
-        b, o = statistics.median(bare), statistics.median(ours)
-        print(f"{name}: bare SimPy {b:,.0f} visits/s | shopfloor {o:,.0f} visits/s | ratio {o / b:.2f} (target ≥ 0.5)")
+        o = statistics.median(ours)
+        reference = reference or o
+        if mechanisms:
+            print(
+                f"{name}: shopfloor {o:,.0f} visits/s = {o / reference:.2f} × the plain flow_line rate (mechanisms on)"
+            )
+        else:
+            b = statistics.median(bare)
+            print(
+                f"{name}: bare SimPy {b:,.0f} visits/s | shopfloor {o:,.0f} visits/s | ratio {o / b:.2f} (target ≥ 0.5)"
+            )
         print(f"{name}: KPI computation from the records takes {kpi_ms:.1f} ms per replication")
 
 

@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
+
+class Step(NamedTuple):
+    """One operation of a job's route; rework loops insert steps while the job travels."""
+
+    station: Any  # sim.station.Station
+    time: float  # processing time, drawn at release (common random numbers)
+    nominal: float  # expected processing time from the scenario (ideal time for OEE)
+    kit: dict[int, int] | None = None  # component product code -> count consumed by this assembly step
+    rework: int = 0  # 0 first pass; k for steps of the k-th rework loop
+    repair: float | None = None  # set on rework operations: probability that they remove the defect
+
 
 class Job:
-    """Mutable per-job state used by the engine; everything recorded about it goes to the record columns.
-
-    Processing times of all operations are drawn at release, so that dispatching rules such as SPT can look at them
-    and so that variants of a scenario give each job the same work (common random numbers).
-    """
+    """Mutable per-job state used by the engine; everything recorded about it goes to the record columns."""
 
     __slots__ = (
-        "due", "id", "op_times", "product", "queue_entry", "queue_length", "release", "remaining", "route", "step",
+        "defect_type", "defective", "due", "id", "kit_station", "product", "queue_entry", "queue_length",
+        "release", "remaining", "rework_count", "step", "steps",
     )  # fmt: skip
 
-    def __init__(self, id: int, product: int, release: float, due: float, route: list, op_times: list[float]):
+    def __init__(self, id: int, product: int, release: float, due: float, steps: list[Step]):
         self.id = id
         self.product = product  # code: index into the scenario's products
         self.release = release
         self.due = due
-        self.route = route  # list of Station objects, one per operation
-        self.op_times = op_times
+        self.steps = steps
         self.step = 0
-        self.remaining = sum(op_times)  # work content of this and all later operations
+        self.remaining = sum(s.time for s in steps)  # work content of this and all later operations
         self.queue_entry = release
         self.queue_length = 0  # jobs already waiting when this one joined the current queue
+        self.defective = False  # truth: carries a defect nobody has repaired
+        self.defect_type: str | None = None
+        self.rework_count = 0
+        self.kit_station = None  # components: the assembly station whose stock they join when done
 
     @property
     def op_time(self) -> float:
         """Processing time of the current operation."""
-        return self.op_times[self.step]
+        return self.steps[self.step].time
+
+    @property
+    def op_times(self) -> list[float]:
+        return [s.time for s in self.steps]

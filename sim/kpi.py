@@ -3,7 +3,21 @@
 Every KPI of one replication is a float in a flat dict with dotted names (``throughput``,
 ``station.weld.utilisation``), so that replications, sweeps and surrogates can treat them as table columns.
 The measurement window is ``[warmup, warmup + horizon]``; an order book without horizon is measured until its last
-job completes.
+job leaves.
+
+Jobs leave the system by one of three paths (``jobs.status``): ``completed``, ``scrapped``, or ``consumed`` (a
+component built into an assembly). Throughput, cycle times and tardiness count completed jobs only. ``released``,
+``completed``, ``scrapped``, ``consumed`` and ``in_system`` count the whole run (``in_system = released − completed
+− scrapped − consumed``); the quality rates count the jobs that leave in the window by any path: ``scrap_rate``
+(scrapped), ``rework_rate`` (reworked at least once), ``first_pass_yield`` (not scrapped and never reworked);
+``defective_share`` is the share of the completed jobs in the window still carrying a defect (truth: escaped
+defects). Little's law is checked on all jobs leaving in the window.
+
+Per station, ``station.X.<state>`` is the share of machine time (machines × window) in each machine state, with
+``utilisation`` for ``busy``; the eight shares sum to 1 (machine time without state rows counts as starved). OEE
+(``sim.oee``) and bottleneck shares (``sim.bottleneck``) complete the station KPIs. Tables of the old schema (no
+``status``/``nominal_time`` columns, state ``idle`` meaning "waiting for work") are read with every new mechanism
+absent: no scrap, rework or defects, and ``idle`` counts as starved.
 """
 
 from __future__ import annotations
@@ -16,10 +30,15 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from sim.records import STATE_NAMES
+from sim.bottleneck import STATES, bottleneck_kpis, codes, distinct_values, machine_timeline, state_time
+from sim.oee import OEE_KPIS, station_oee
 from sim.spec import Scenario
 
-STATION_KPIS = ("utilisation", "blocked", "starved", "queue_mean", "wait_mean")
+STATE_KPIS = {state: "utilisation" if state == "busy" else state for state in STATES}
+BOTTLENECK_KPIS = ("bottleneck_sole", "bottleneck_shifting", "active_period_mean")
+STATION_KPIS = (*STATE_KPIS.values(), "queue_mean", "wait_mean", *OEE_KPIS, *BOTTLENECK_KPIS)
+JOB_STATUSES = ("completed", "scrapped", "consumed", "in_system")
+_COMPLETED, _SCRAPPED, _CONSUMED, _IN_SYSTEM = range(4)
 
 
 @dataclass(frozen=True)
@@ -32,24 +51,45 @@ class KPIInfo:
 def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
     """Unit, goal and description of a KPI by its (dotted) name."""
     base = name.rsplit(".", 1)[-1]
+    share = "share"
     table = {
         "throughput": KPIInfo(f"jobs/{time_unit}", "max", "jobs completed per unit of time in the window"),
         "cycle_time_mean": KPIInfo(time_unit, "min", "mean release-to-completion time"),
         "cycle_time_p50": KPIInfo(time_unit, "min", "median cycle time"),
         "cycle_time_p95": KPIInfo(time_unit, "min", "95th percentile of cycle time"),
         "wip_mean": KPIInfo("jobs", "min", "time-average number of jobs in the system"),
-        "littles_law_gap": KPIInfo("share", "", "(WIP − throughput × cycle time) / WIP; near 0 on long runs"),
+        "littles_law_gap": KPIInfo(share, "", "(WIP − exit rate × time in system) / WIP; near 0 on long runs"),
         "tardiness_mean": KPIInfo(time_unit, "min", "mean tardiness of completed jobs"),
-        "late_share": KPIInfo("share", "min", "share of completed jobs finished after their due date"),
+        "late_share": KPIInfo(share, "min", "share of completed jobs finished after their due date"),
         "makespan": KPIInfo(time_unit, "min", "first release to last completion of the order book"),
         "released": KPIInfo("jobs", "", "jobs released during the whole run"),
         "completed": KPIInfo("jobs", "", "jobs completed during the whole run"),
-        "in_system": KPIInfo("jobs", "", "jobs in the system at the end of the run"),
-        "utilisation": KPIInfo("share", "", "share of machine time busy"),
-        "blocked": KPIInfo("share", "min", "share of machine time holding a finished job (next buffer full)"),
-        "starved": KPIInfo("share", "", "share of machine time idle for lack of work"),
+        "scrapped": KPIInfo("jobs", "min", "jobs scrapped during the whole run"),
+        "consumed": KPIInfo("jobs", "", "components built into assemblies during the whole run"),
+        "in_system": KPIInfo("jobs", "", "jobs in the system at the end: released − completed − scrapped − consumed"),
+        "scrap_rate": KPIInfo(share, "min", "share of the jobs leaving in the window that were scrapped"),
+        "rework_rate": KPIInfo(share, "min", "share of the jobs leaving in the window that were reworked"),
+        "first_pass_yield": KPIInfo(
+            share, "max", "share of the jobs leaving in the window not scrapped, never reworked"
+        ),
+        "defective_share": KPIInfo(share, "min", "share of completed jobs still carrying a defect (escaped defects)"),
+        "utilisation": KPIInfo(share, "", "share of machine time busy"),
+        "blocked": KPIInfo(share, "min", "share of machine time holding a finished job (next buffer full)"),
+        "starved": KPIInfo(share, "", "share of machine time idle for lack of work"),
+        "idle": KPIInfo(share, "", "share of machine time with work waiting that cannot start yet (batch, kit)"),
+        "setup": KPIInfo(share, "min", "share of machine time changing over between product families"),
+        "down": KPIInfo(share, "min", "share of machine time failed (waiting for or under repair)"),
+        "maintenance": KPIInfo(share, "", "share of machine time in preventive maintenance"),
+        "off_shift": KPIInfo(share, "", "share of machine time outside the shift calendar"),
         "queue_mean": KPIInfo("jobs", "min", "time-average number of jobs waiting in the buffer"),
         "wait_mean": KPIInfo(time_unit, "min", "mean time from joining the queue to the start of processing"),
+        "availability": KPIInfo(share, "max", "run time / planned time (planned = machine time − off shift − PM)"),
+        "performance": KPIInfo(share, "max", "nominal work of the operations ending in the window / run time"),
+        "quality": KPIInfo(share, "max", "share of the station's operations that created no defect"),
+        "oee": KPIInfo(share, "max", "overall equipment effectiveness: availability × performance × quality"),
+        "bottleneck_sole": KPIInfo(share, "", "share of the window the station is the sole momentary bottleneck"),
+        "bottleneck_shifting": KPIInfo(share, "", "share of the window the bottleneck shifts to or from the station"),
+        "active_period_mean": KPIInfo(time_unit, "", "mean uninterrupted busy/setup/down/maintenance period"),
     }
     return table.get(base, KPIInfo("", "", ""))
 
@@ -64,29 +104,53 @@ def measurement_window(scenario: Scenario, tables: Mapping[str, pa.Table]) -> tu
     return meta.warmup, max(end, meta.warmup)
 
 
+def legacy_states(tables: Mapping[str, pa.Table]) -> bool:
+    """True for records of the old schema, whose machine state ``idle`` meant "waiting for work" (now ``starved``)."""
+    if "starved" in distinct_values(tables["states"]["state"]):
+        return False
+    return "status" not in tables["jobs"].column_names and "nominal_time" not in tables["operations"].column_names
+
+
 def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
 
 
-def _column(table: pa.Table, name: str) -> np.ndarray:
+def _column(table: pa.Table, name: str, default: float = math.nan) -> np.ndarray:
+    """A numeric or boolean column as floats (booleans as 0/1, nulls as 0); ``default`` where it does not exist."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, default, dtype=float)
     column = table[name]
-    if pa.types.is_dictionary(column.type):
-        return column.combine_chunks().indices.to_numpy(zero_copy_only=False)
-    return column.to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(column.type):
+        column = column.fill_null(False)
+    return column.to_numpy(zero_copy_only=False).astype(float)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> float:
+    return float(np.count_nonzero(part & whole) / np.count_nonzero(whole)) if whole.any() else math.nan
 
 
 def replication_kpis(scenario: Scenario, tables: Mapping[str, pa.Table]) -> dict[str, float]:
-    """All KPIs of one replication from its record tables."""
+    """All KPIs of one replication from its record tables (old or new schema)."""
     lo, hi = measurement_window(scenario, tables)
+    kpis = _job_kpis(scenario, tables["jobs"], tables["wip"], lo, hi)
+    kpis.update(_station_kpis(scenario, tables, lo, hi))
+    return {name: float(value) for name, value in kpis.items()}
+
+
+def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: float) -> dict[str, float]:
     length = hi - lo
-    jobs, ops, states, wip = tables["jobs"], tables["operations"], tables["states"], tables["wip"]
-    release, completion = _column(jobs, "release"), _column(jobs, "completion")
-    due = _column(jobs, "due")
+    release, completion, due = _column(jobs, "release"), _column(jobs, "completion"), _column(jobs, "due")
+    left = np.isfinite(completion)
+    if "status" in jobs.column_names:
+        status = codes(jobs["status"], JOB_STATUSES)
+    else:
+        status = np.where(left, _COMPLETED, _IN_SYSTEM)
+    leaving = left & (completion > lo) & (completion <= hi)
+    if lo == 0:
+        leaving |= completion == 0
+    done = leaving & (status == _COMPLETED)
     kpis: dict[str, float] = {}
 
-    done = (completion > lo) & (completion <= hi)
-    if lo == 0:
-        done |= completion == 0
     cycle = completion[done] - release[done]
     kpis["throughput"] = done.sum() / length if length > 0 else math.nan
     kpis["cycle_time_mean"] = float(cycle.mean()) if cycle.size else math.nan
@@ -95,8 +159,9 @@ def replication_kpis(scenario: Scenario, tables: Mapping[str, pa.Table]) -> dict
 
     wip_time, wip_level = _column(wip, "time"), _column(wip, "wip")
     wip_until = np.append(wip_time[1:], hi)
-    kpis["wip_mean"] = float(np.dot(_overlap(wip_time, wip_until, lo, hi), wip_level) / length) if length else math.nan
-    littles = kpis["throughput"] * kpis["cycle_time_mean"]
+    kpis["wip_mean"] = float((_overlap(wip_time, wip_until, lo, hi) * wip_level).sum() / length) if length else math.nan
+    sojourn = completion[leaving] - release[leaving]
+    littles = leaving.sum() / length * sojourn.mean() if length > 0 and sojourn.size else math.nan
     kpis["littles_law_gap"] = (kpis["wip_mean"] - littles) / kpis["wip_mean"] if kpis["wip_mean"] > 0 else math.nan
 
     due_done = due[done]
@@ -105,53 +170,52 @@ def replication_kpis(scenario: Scenario, tables: Mapping[str, pa.Table]) -> dict
         kpis["tardiness_mean"] = float(np.nanmean(np.where(np.isnan(due_done), np.nan, tardiness)))
         kpis["late_share"] = float(np.mean(tardiness[~np.isnan(due_done)] > 0))
     if scenario.has_order_book:
-        finished = np.isfinite(completion)
-        kpis["makespan"] = float(completion.max() - release.min()) if finished.all() and finished.size else math.nan
+        kpis["makespan"] = float(completion.max() - release.min()) if left.all() and left.size else math.nan
 
     kpis["released"] = float(release.size)
-    kpis["completed"] = float(np.isfinite(completion).sum())
-    kpis["in_system"] = kpis["released"] - kpis["completed"]
+    kpis["completed"] = float(np.count_nonzero(left & (status == _COMPLETED)))
+    kpis["scrapped"] = float(np.count_nonzero(status == _SCRAPPED))
+    kpis["consumed"] = float(np.count_nonzero(status == _CONSUMED))
+    kpis["in_system"] = kpis["released"] - kpis["completed"] - kpis["scrapped"] - kpis["consumed"]
 
-    kpis.update(_station_kpis(scenario, ops, states, lo, hi))
-    return {name: float(value) for name, value in kpis.items()}
+    reworked = _column(jobs, "rework_count", 0.0) > 0
+    scrapped = status == _SCRAPPED
+    kpis["scrap_rate"] = _share(scrapped, leaving)
+    kpis["rework_rate"] = _share(reworked, leaving)
+    kpis["first_pass_yield"] = _share(~scrapped & ~reworked, leaving)
+    kpis["defective_share"] = _share(_column(jobs, "defective", 0.0) > 0, done)
+    return kpis
 
 
-def _station_kpis(scenario: Scenario, ops: pa.Table, states: pa.Table, lo: float, hi: float) -> dict[str, float]:
+def _station_kpis(scenario: Scenario, tables: Mapping[str, pa.Table], lo: float, hi: float) -> dict[str, float]:
     length = hi - lo
     names = list(scenario.stations)
-    out: dict[str, float] = {}
-    # machine state shares: each state lasts until the machine's next state row (or the end of the window)
-    st_station, st_machine = _column(states, "station"), _column(states, "machine")
-    st_time, st_state = _column(states, "time"), _column(states, "state")
-    order = np.lexsort((np.arange(st_time.size), st_machine, st_station))
-    st_station, st_machine, st_time, st_state = (
-        st_station[order],
-        st_machine[order],
-        st_time[order],
-        st_state[order],
-    )
-    same_machine = (st_station[1:] == st_station[:-1]) & (st_machine[1:] == st_machine[:-1])
-    until = np.append(np.where(same_machine, st_time[1:], hi), hi)
-    durations = _overlap(st_time, until, lo, hi)
-    shares = np.zeros((len(names), len(STATE_NAMES)))
-    np.add.at(shares, (st_station, st_state), durations)
+    ops = tables["operations"]
+    timeline = machine_timeline(tables["states"], names, hi, legacy=legacy_states(tables))
+    time_in = state_time(timeline, len(names), lo, hi)
+    capacity = np.array([scenario.stations[name].machines * length for name in names], dtype=float)
+    machine_time = np.maximum(capacity, time_in.sum(axis=1))
+    time_in[:, STATES.index("starved")] += machine_time - time_in.sum(axis=1)  # machine time without state rows
 
-    op_station = _column(ops, "station")
+    op_station = codes(ops["station"], names)
     entry, start = _column(ops, "queue_entry"), _column(ops, "start")
+    known = op_station >= 0
     waiting = _overlap(entry, np.where(np.isnan(start), hi, start), lo, hi)
-    queue_time = np.bincount(op_station, weights=waiting, minlength=len(names))
-    started = (start >= lo) & (start <= hi)
+    queue_time = np.bincount(op_station[known], weights=waiting[known], minlength=len(names))
+    started = known & (start >= lo) & (start <= hi)
 
+    per_station: dict[str, float] = {}
     for index, name in enumerate(names):
-        capacity = scenario.stations[name].machines * length
         prefix = f"station.{name}."
-        out[prefix + "utilisation"] = shares[index, 1] / capacity if capacity else math.nan
-        out[prefix + "blocked"] = shares[index, 2] / capacity if capacity else math.nan
-        out[prefix + "starved"] = shares[index, 0] / capacity if capacity else math.nan
-        out[prefix + "queue_mean"] = queue_time[index] / length if length else math.nan
+        total = machine_time[index]
+        for column, kpi in enumerate(STATE_KPIS.values()):  # STATES order
+            per_station[prefix + kpi] = time_in[index, column] / total if total else math.nan
+        per_station[prefix + "queue_mean"] = queue_time[index] / length if length else math.nan
         mine = started & (op_station == index)
-        out[prefix + "wait_mean"] = float((start[mine] - entry[mine]).mean()) if mine.any() else math.nan
-    return out
+        per_station[prefix + "wait_mean"] = float((start[mine] - entry[mine]).mean()) if mine.any() else math.nan
+    per_station.update(station_oee(scenario, ops, time_in, machine_time, lo, hi))
+    per_station.update(bottleneck_kpis(timeline, names, lo, hi))
+    return {f"station.{name}.{kpi}": per_station[f"station.{name}.{kpi}"] for name in names for kpi in STATION_KPIS}
 
 
 # --------------------------------------------------------------------------------------------- over replications

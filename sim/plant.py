@@ -1,9 +1,8 @@
-"""The SimPy model of a plant: order release, stations with parallel machines, finite buffers, blocking.
+"""The SimPy model of a plant: release of jobs, stations and machines, crews, transport; one replication.
 
-Each machine is one SimPy process: it waits for work, lets the station's dispatching rule pick a job, processes it,
-and then holds it (``blocked``) until the next station's buffer has room (blocking after service). A station's buffer
-counts jobs waiting in front of its machines; a slot is reserved for a blocked machine the moment it frees, so no
-later arrival can take it.
+``Plant(scenario, replication, seed).run()`` builds everything from the scenario, simulates warm-up plus horizon (or
+until an order book is done) and returns the columnar records. Machines are processes (``sim.machine``); stations
+hold queues and choose work (``sim.station``).
 """
 
 from __future__ import annotations
@@ -11,102 +10,18 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Callable
 
 import simpy
 
-from sim.dispatch import Rule, make_rule
+from sim.dispatch import make_rule
 from sim.distributions import Uniform, make_sampler
-from sim.job import Job
-from sim.records import BLOCKED, BUSY, IDLE, Records
-from sim.spec import Scenario
+from sim.job import Job, Step
+from sim.machine import Machine, open_visit_rows
+from sim.records import BLOCKED, CONSUMED, Records
+from sim.shifts import Calendar
+from sim.spec import Scenario, components
+from sim.station import Station
 from sim.streams import Streams
-
-
-class Station:
-    """A queue with a capacity in front of identical parallel machines."""
-
-    __slots__ = (
-        "capacity",
-        "env",
-        "idle_machines",
-        "index",
-        "machines",
-        "name",
-        "occupied",
-        "queue",
-        "rule",
-        "waiting",
-    )
-
-    def __init__(self, env: simpy.Environment, name: str, index: int, capacity: int | None, rule: Rule):
-        self.env = env
-        self.name = name
-        self.index = index
-        self.capacity = math.inf if capacity is None else capacity
-        self.rule = rule
-        self.queue: list[Job] = []
-        self.occupied = 0  # jobs in the queue plus slots reserved for jobs on their way in
-        self.idle_machines: list[simpy.Event] = []
-        self.waiting: list[simpy.Event] = []  # senders blocked until a slot frees, first come first served
-        self.machines: list[Machine] = []
-
-    def free_slots(self) -> float:
-        """Places a new job may take: empty buffer places plus idle machines that will take a job at once."""
-        return self.capacity + len(self.idle_machines) - self.occupied
-
-    def try_reserve(self) -> bool:
-        """Reserve a place if one is free."""
-        if self.free_slots() > 0:
-            self.occupied += 1
-            return True
-        return False
-
-    def wait_for_slot(self) -> simpy.Event:
-        """An event that fires once a place has been reserved for the caller."""
-        event = self.env.event()
-        self.waiting.append(event)
-        return event
-
-    def _grant(self) -> None:
-        """Hand free places to blocked senders, first come first served."""
-        while self.waiting and self.free_slots() > 0:
-            self.occupied += 1
-            self.waiting.pop(0).succeed()
-
-    def admit(self, job: Job) -> None:
-        """Put a job whose place is reserved into the queue and wake an idle machine."""
-        job.queue_entry = self.env.now
-        job.queue_length = len(self.queue)
-        self.queue.append(job)
-        if self.idle_machines:
-            self.idle_machines.pop(0).succeed()
-
-    def wait_for_job(self) -> simpy.Event:
-        """Register an idle machine; an idle machine is a place for a job even when the buffer is 0."""
-        event = self.env.event()
-        self.idle_machines.append(event)
-        self._grant()
-        return event
-
-    def take(self) -> Job:
-        """Remove the job the dispatching rule picks; hand the freed place to the first blocked sender."""
-        queue = self.queue
-        job = queue.pop(self.rule(queue, self.env.now) if len(queue) > 1 else 0)
-        self.occupied -= 1
-        self._grant()
-        return job
-
-
-class Machine:
-    __slots__ = ("current", "end", "index", "start", "station")
-
-    def __init__(self, station: Station, index: int):
-        self.station = station
-        self.index = index
-        self.current: Job | None = None
-        self.start = math.nan
-        self.end = math.nan
 
 
 class Plant:
@@ -117,45 +32,89 @@ class Plant:
         self.seed = scenario.scenario.seed if seed is None else seed
         self.streams = Streams(self.seed, replication)
         self.env = simpy.Environment()
-        station_names = list(scenario.stations)
         self.product_names = list(scenario.products)
-        self.records = Records(replication, station_names, self.product_names)
+        parameters = list(dict.fromkeys(p for st in scenario.stations.values() for p in st.parameters))
+        self.records = Records(replication, list(scenario.stations), self.product_names, parameters)
+        unit = scenario.scenario.time_unit
+        self.calendars = calendars = {name: Calendar(spec, unit) for name, spec in scenario.calendars.items()}
         self.stations: dict[str, Station] = {}
         for index, (name, spec) in enumerate(scenario.stations.items()):
             rule = make_rule(spec.dispatch, self.streams.get("dispatch", name))
-            station = Station(self.env, name, index, spec.buffer, rule)
-            station.machines = [Machine(station, m) for m in range(spec.machines)]
+            calendar_name = spec.calendar or scenario.scenario.calendar
+            station = Station(self.env, name, index, spec, rule, calendars.get(calendar_name))
+            if spec.setup is not None:
+                station.family_of = {
+                    self.product_names.index(p): fam for p, fam in spec.setup.families.items() if p in scenario.products
+                }
+            station.faults = [f for f in scenario.faults if f.station == name]
+            station.on_consume = self._consume
             self.stations[name] = station
-        self.routes = {p: [self.stations[op.station] for op in spec.route] for p, spec in scenario.products.items()}
-        self.op_samplers: dict[str, list[Callable[[], float]]] = {
+        for station in self.stations.values():
+            station.machines = [Machine(self, station, m) for m in range(station.spec.machines)]
+        self.crews = {name: simpy.Resource(self.env, spec.size) for name, spec in scenario.crews.items()}
+        self.kit_station = {self.product_names.index(c): self.stations[s] for c, s in components(scenario).items()}
+        for station in self.kit_station.values():
+            station.has_kits = True
+        self.op_samplers = {
             p: [make_sampler(op.time, self.streams.get("process", p, i)) for i, op in enumerate(spec.route)]
             for p, spec in scenario.products.items()
         }
-        self.in_system = 0
+        self.product_codes = {p: i for i, p in enumerate(self.product_names)}
+        # per product, per operation: station, sampler of its processing time, expected time, kit by product code
+        self.templates = {
+            p: [
+                (
+                    self.stations[op.station],
+                    draw,
+                    op.time.mean,
+                    {self.product_codes[c]: n for c, n in op.kit.items()} if op.kit else None,
+                )
+                for op, draw in zip(spec.route, self.op_samplers[p], strict=True)
+            ]
+            for p, spec in scenario.products.items()
+        }
+        self.kits = {
+            p: [(c, n) for op in spec.route for c, n in (op.kit or {}).items()] for p, spec in scenario.products.items()
+        }
+        self.rework_samplers = {
+            name: make_sampler(st.inspection.rework_time, self.streams.get("rework", name))
+            for name, st in scenario.stations.items()
+            if st.inspection is not None and st.inspection.rework_time is not None
+        }
+        self.transport = scenario.transport
+        self.fleet = simpy.Resource(self.env, self.transport.fleet) if self.transport and self.transport.fleet else None
+        self.free_vehicles = list(range(self.transport.fleet or 0)) if self.transport else []
+        self.travel_samplers: dict[tuple[str, str], object] = {}
+        self._batches = itertools.count()
 
     # ------------------------------------------------------------------------------------------------ release
 
     def _new_job(self, product: str, due: float | None = None, order: str | None = None) -> Job:
         now = self.env.now
-        op_times = [draw() for draw in self.op_samplers[product]]
+        steps = [Step(station, draw(), nominal, kit) for station, draw, nominal, kit in self.templates[product]]
         if due is None:
             rule = self.scenario.release.due_date
             if rule.rule == "twk":
-                due = now + rule.factor * sum(op_times)
+                due = now + rule.factor * sum(s.time for s in steps)
             elif rule.rule == "constant":
                 due = now + rule.allowance
             else:
                 due = math.inf
-        code = self.product_names.index(product)
-        job_id = self.records.release(code, now, due, order)
-        return Job(job_id, code, now, due, self.routes[product], op_times)
+        code = self.product_codes[product]
+        job = Job(self.records.release(code, now, due, order), code, now, due, steps)
+        job.kit_station = self.kit_station.get(code)
+        for component, count in self.kits[product]:  # an assembly releases the components of its kits with it
+            for _ in range(count):
+                self._send(self._new_job(component, due))
+        return job
 
-    def _send(self, job: Job, station: Station) -> None:
+    def _send(self, job: Job) -> None:
         """Release a job into its first station, or into the order pool while that buffer is full."""
+        station = job.steps[0].station
         if station.try_reserve():
             station.admit(job)
         else:
-            station.wait_for_slot().callbacks.append(lambda _event: station.admit(job))
+            station.wait_for_place().callbacks.append(lambda _event: station.admit(job))
 
     def _stream_release(self):
         release = self.scenario.release
@@ -163,66 +122,73 @@ class Plant:
         products = list(release.product_mix)
         cumulative = list(itertools.accumulate(release.product_mix.values()))
         uniform = make_sampler(Uniform(low=0, high=1), self.streams.get("product_mix"))
+        calendar = self.calendars.get(release.calendar)
         while True:
-            yield self.env.timeout(interarrival())
+            gap = interarrival()
+            if calendar is not None:
+                gap = calendar.advance(self.env.now, gap) - self.env.now
+            yield self.env.timeout(gap)
             u = uniform() * cumulative[-1]
             product = products[min(bisect.bisect_right(cumulative, u), len(products) - 1)]
-            job = self._new_job(product)
-            self._send(job, job.route[0])
+            self._send(self._new_job(product))
 
     def _order_release(self):
         orders = sorted(self.scenario.release.orders or (), key=lambda o: o.release)  # stable: file order on ties
         for order in orders:
             if order.release > self.env.now:
                 yield self.env.timeout(order.release - self.env.now)
-            job = self._new_job(order.product, order.due, order.id)
-            self._send(job, job.route[0])
+            self._send(self._new_job(order.product, order.due, order.id))
 
-    # ----------------------------------------------------------------------------------------------- machines
+    # ------------------------------------------------------------------------------------- services to machines
 
-    def _machine(self, machine: Machine):
-        env, records, station = self.env, self.records, machine.station
-        s, m = station.index, machine.index
-        queue = station.queue
-        defer = self.scenario.stations[station.name].dispatch != "fifo"
-        state = IDLE
-        records.state(s, m, env.now, IDLE)
-        while True:
-            while not queue:
-                if state != IDLE:
-                    state = IDLE
-                    records.state(s, m, env.now, IDLE)
-                yield station.wait_for_job()
-            if defer:
-                # let jobs that arrive at this same instant join the queue before the rule decides
-                yield env.timeout(0)
-                if not queue:
-                    continue  # another machine of the station took the last job meanwhile
-            job = station.take()
-            machine.current, machine.start, machine.end = job, env.now, math.nan
-            if state != BUSY:
-                state = BUSY
-                records.state(s, m, env.now, BUSY)
-            op_time = job.op_times[job.step]
-            yield env.timeout(op_time)
-            machine.end = env.now
-            step = job.step
-            nxt = job.route[step + 1] if step + 1 < len(job.route) else None
-            if nxt is not None and not nxt.try_reserve():
-                state = BLOCKED
-                records.state(s, m, env.now, BLOCKED)
-                yield nxt.wait_for_slot()
-            records.visit(
-                job.id, job.product, step, s, m,
-                job.queue_entry, job.queue_length, machine.start, machine.end, env.now,
-            )  # fmt: skip
-            machine.current = None
-            job.step = step + 1
-            job.remaining -= op_time
-            if nxt is None:
-                records.complete(job.id, env.now)
-            else:
-                nxt.admit(job)
+    def next_batch(self) -> int:
+        return next(self._batches)
+
+    def _consume(self, component: Job, assembly: Job) -> None:
+        """A component is built into an assembly; the assembly inherits its defects (truth)."""
+        if component.defective:
+            assembly.defective = True
+            assembly.defect_type = assembly.defect_type or component.defect_type
+        self.records.exit(component, self.env.now, CONSUMED, parent=assembly.id)
+
+    def insert_rework(self, job: Job, inspection: Station) -> None:
+        """After a flagged inspection: a rework operation, then the same inspection again."""
+        spec = inspection.spec.inspection
+        rework = self.stations[spec.rework]
+        current = job.steps[job.step]
+        level = job.rework_count
+        job.steps[job.step + 1 : job.step + 1] = [
+            Step(rework, self.rework_samplers[inspection.name](), spec.rework_time.mean, None, level, spec.repair),
+            Step(inspection, current.time, current.nominal, None, level),
+        ]
+        job.remaining += job.steps[job.step + 1].time + current.time
+
+    def request_transport(self, machine: Machine, job: Job, origin: Station, destination: Station):
+        """Hold the machine until a transporter picks the job up, then carry it (a place is already reserved)."""
+        requested = self.env.now
+        request = None
+        vehicle = -1
+        if self.fleet is not None:
+            request = self.fleet.request()
+            if not request.triggered:
+                machine.set_state(BLOCKED)  # the finished part waits for a transporter
+            yield request
+            vehicle = self.free_vehicles.pop(0)
+        key = (origin.name, destination.name)
+        if key not in self.travel_samplers:
+            self.travel_samplers[key] = make_sampler(self.transport.travel(*key), self.streams.get("transport", *key))
+        self.env.process(
+            self._carry(job, origin, destination, self.travel_samplers[key](), requested, request, vehicle)
+        )
+
+    def _carry(self, job: Job, origin: Station, destination: Station, travel: float, requested, request, vehicle):
+        pickup = self.env.now
+        yield self.env.timeout(travel)
+        if request is not None:
+            self.fleet.release(request)
+            self.free_vehicles.append(vehicle)
+        self.records.move(job.id, origin.index, destination.index, requested, pickup, self.env.now, vehicle)
+        destination.admit(job)
 
     # -------------------------------------------------------------------------------------------------- run
 
@@ -231,13 +197,9 @@ class Plant:
         meta = self.scenario.scenario
         for station in self.stations.values():
             for machine in station.machines:
-                self.env.process(self._machine(machine))
-        if self.scenario.has_order_book:
-            self.env.process(self._order_release())
-        else:
-            self.env.process(self._stream_release())
-        until = None if meta.horizon is None else meta.warmup + meta.horizon
-        self.env.run(until=until)
+                self.env.process(machine.run())
+        self.env.process(self._order_release() if self.scenario.has_order_book else self._stream_release())
+        self.env.run(until=None if meta.horizon is None else meta.warmup + meta.horizon)
         self._record_open_visits()
         return self.records
 
@@ -246,16 +208,14 @@ class Plant:
         nan = math.nan
         for station in self.stations.values():
             for machine in station.machines:
-                job = machine.current
-                if job is not None:
-                    self.records.visit(
-                        job.id, job.product, job.step, station.index, machine.index,
-                        job.queue_entry, job.queue_length, machine.start, machine.end, nan,
-                    )  # fmt: skip
+                for row in open_visit_rows(machine):
+                    self.records.visit(*row)
             for job in station.queue:
+                step = job.steps[job.step]
                 self.records.visit(
-                    job.id, job.product, job.step, station.index, -1,
-                    job.queue_entry, job.queue_length, nan, nan, nan,
+                    job.id, job.product, job.step, station.index, -1, job.queue_entry, job.queue_length,
+                    nan, nan, nan, step.nominal, 0.0, 0.0, -1, step.rework, nan, None, nan, False, None,
+                    False, None, "none",
                 )  # fmt: skip
 
 

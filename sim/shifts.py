@@ -161,6 +161,16 @@ class Calendar:
             return end
         return t
 
+    def advance(self, t: float, work: float) -> float:
+        """The time at which ``work`` units of on-shift time have passed since ``t``."""
+        t = self.next_on(t)
+        while True:
+            end = self.next_off(t)
+            if t + work <= end:
+                return t + work
+            work -= end - t
+            t = self.next_on(end)
+
     def on_time(self, a: float, b: float) -> float:
         """On-shift time within ``[a, b]``."""
         total, t = 0.0, a

@@ -18,9 +18,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from sim.batching import BatchSpec
 from sim.dispatch import RULES
 from sim.distributions import DIST_KINDS, Distribution
 from sim.errors import ScenarioError
+from sim.failures import CrewSpec, FailureSpec, MaintenanceSpec
+from sim.faults import FaultSpec
+from sim.quality import InspectionSpec, QualitySpec
+from sim.sensors import ExcursionSpec, ParameterSpec, WearSpec
+from sim.setups import SetupSpec
+from sim.shifts import MINUTES_PER_UNIT, CalendarSpec
+from sim.transport import TransportSpec
 
 
 class _Strict(BaseModel):
@@ -30,7 +38,8 @@ class _Strict(BaseModel):
 class ScenarioMeta(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    time_unit: str = "min"
+    time_unit: Literal["s", "min", "h"] = "min"
+    calendar: str | None = Field(None, description="shift calendar of every station without its own")
     warmup: float = Field(0.0, ge=0)
     horizon: float | None = Field(None, gt=0, description="measured time after warm-up; None runs an order book out")
     seed: int = Field(0, ge=0)
@@ -53,6 +62,7 @@ class Order(_Strict):
 
 class Release(_Strict):
     interarrival: Distribution | None = None
+    calendar: str | None = Field(None, description="jobs arrive only on shift (inter-arrival times count shift time)")
     orders: list[Order] | None = None
     product_mix: dict[str, float] = Field(default_factory=dict)
     due_date: DueDate = DueDate()
@@ -62,11 +72,22 @@ class Station(_Strict):
     machines: int = Field(1, ge=1)
     buffer: int | None = Field(None, ge=0, description="queue capacity in front; None = unlimited")
     dispatch: str = "fifo"
+    calendar: str | None = None
+    failures: FailureSpec | None = None
+    maintenance: MaintenanceSpec | None = None
+    setup: SetupSpec | None = None
+    batch: BatchSpec | None = None
+    parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    wear: WearSpec | None = None
+    excursions: ExcursionSpec | None = None
+    quality: QualitySpec | None = None
+    inspection: InspectionSpec | None = None
 
 
 class Operation(_Strict):
     station: str
     time: Distribution
+    kit: dict[str, int] | None = Field(None, description="components (product -> count) this assembly step consumes")
 
 
 class Product(_Strict):
@@ -78,6 +99,10 @@ class Scenario(_Strict):
     release: Release
     stations: dict[str, Station] = Field(min_length=1)
     products: dict[str, Product] = Field(min_length=1)
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    crews: dict[str, CrewSpec] = Field(default_factory=dict)
+    transport: TransportSpec | None = None
+    faults: list[FaultSpec] = Field(default_factory=list)
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -117,8 +142,10 @@ class Scenario(_Strict):
 
 
 def _drop_none(value: Any) -> Any:
+    """Leave out unset options (None) and empty tables or lists, so that absent and empty read alike."""
     if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+        cleaned = {k: _drop_none(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []}
     if isinstance(value, list):
         return [_drop_none(v) for v in value]
     return value
@@ -255,15 +282,28 @@ def _mark_overrides(problems: list[tuple[str, str]], overrides: Mapping[str, Any
 # ----------------------------------------------------------------------------------------------------------- errors
 
 
+# tables whose keys are the user's names (a station may be called "constant")
+_NAMED_TABLES = (
+    "stations",
+    "products",
+    "calendars",
+    "crews",
+    "parameters",
+    "types",
+    "families",
+    "product_mix",
+    "matrix",
+)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for i, item in enumerate(loc):
         if isinstance(item, int):
             parts.append(f"[{item}]")
             continue
-        nxt = loc[i + 1] if i + 1 < len(loc) else None
         # pydantic puts the discriminator's value into the location of errors inside a tagged union
-        if item in DIST_KINDS and i > 0 and not isinstance(nxt, int) and loc[i - 1] in ("time", "interarrival"):
+        if item in DIST_KINDS and i > 0 and loc[i - 1] not in _NAMED_TABLES:
             continue
         parts.append(("." if parts else "") + str(item))
     return "".join(parts)
@@ -347,6 +387,7 @@ def _cross_check(s: Scenario) -> list[tuple[str, str]]:
             problems.append((f"release.product_mix.{product}", f"must be ≥ 0, got {share}"))
     if rel.product_mix and not math.isclose(sum(rel.product_mix.values()), 1.0, abs_tol=1e-6):
         problems.append(("release.product_mix", f"shares must sum to 1, got {sum(rel.product_mix.values()):g}"))
+    problems += _check_mechanisms(s)
     seen: set[str] = set()
     for i, order in enumerate(rel.orders or ()):
         if order.product not in products:
@@ -354,4 +395,93 @@ def _cross_check(s: Scenario) -> list[tuple[str, str]]:
         if order.id in seen:
             problems.append((f"release.orders[{i}].id", f"duplicate order id {order.id!r}"))
         seen.add(order.id)
+    return problems
+
+
+def components(s: Scenario) -> dict[str, str]:
+    """Component product -> the assembly station whose kits consume it."""
+    found: dict[str, str] = {}
+    for product in s.products.values():
+        for op in product.route:
+            for component in op.kit or {}:
+                found.setdefault(component, op.station)
+    return found
+
+
+def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
+    """Names that must refer to something declared elsewhere, and combinations that cannot work."""
+    problems: list[tuple[str, str]] = []
+    calendars, crews, stations = set(s.calendars), set(s.crews), set(s.stations)
+    if s.release.calendar is not None and s.release.calendar not in calendars:
+        problems.append(("release.calendar", f"no calendar named {s.release.calendar!r}"))
+    if s.scenario.calendar is not None and s.scenario.calendar not in calendars:
+        problems.append(("scenario.calendar", f"no calendar named {s.scenario.calendar!r}"))
+    if s.calendars and s.scenario.time_unit not in MINUTES_PER_UNIT:
+        problems.append(("scenario.time_unit", "shift calendars need time_unit s, min or h"))
+    visiting: dict[str, set[str]] = {name: set() for name in s.stations}
+    for product, spec in s.products.items():
+        for op in spec.route:
+            visiting.setdefault(op.station, set()).add(product)
+    for name, st in s.stations.items():
+        where = f"stations.{name}"
+        if st.calendar is not None and st.calendar not in calendars:
+            problems.append((f"{where}.calendar", f"no calendar named {st.calendar!r}"))
+        for section, spec in (("failures", st.failures), ("maintenance", st.maintenance)):
+            if spec is not None and spec.crew is not None and spec.crew not in crews:
+                problems.append(
+                    (f"{where}.{section}.crew", f"no crew named {spec.crew!r} (declare [crews.{spec.crew}])")
+                )
+        if st.setup is not None:
+            for product in sorted(visiting.get(name, ())):
+                if product not in st.setup.families:
+                    problems.append((f"{where}.setup.families", f"product {product!r} visits {name} but has no family"))
+            for origin, target in st.setup.missing_pairs():
+                problems.append((f"{where}.setup.matrix", f"no change-over time from family {origin!r} to {target!r}"))
+        if st.batch is not None and st.buffer is not None and st.buffer < st.batch.max:
+            problems.append(
+                (f"{where}.buffer", f"a batch station needs buffer ≥ batch.max ({st.batch.max}), got {st.buffer}")
+            )
+        for kind in st.quality.types.values() if st.quality else ():
+            if kind.driver is not None and kind.driver not in st.parameters:
+                problems.append((f"{where}.quality.types", f"driver {kind.driver!r} is not a parameter of {name}"))
+        if st.inspection is not None and st.inspection.rework is not None:
+            if st.inspection.rework not in stations:
+                problems.append((f"{where}.inspection.rework", f"no station named {st.inspection.rework!r}"))
+            if st.inspection.rework_time is None:
+                problems.append((f"{where}.inspection.rework_time", "required with rework"))
+    units: dict[str, tuple[str, str]] = {}
+    for name, st in s.stations.items():
+        for param, p in st.parameters.items():
+            if param in units and units[param][0] != p.unit:
+                other = units[param][1]
+                problems.append(
+                    (
+                        f"stations.{name}.parameters.{param}.unit",
+                        f"{p.unit!r} differs from {other}'s {units[param][0]!r}",
+                    )
+                )
+            units.setdefault(param, (p.unit, name))
+    for product, spec in s.products.items():
+        for i, op in enumerate(spec.route):
+            for component, count in (op.kit or {}).items():
+                field = f"products.{product}.route[{i}].kit.{component}"
+                if component not in s.products:
+                    problems.append((field, f"no product named {component!r}"))
+                elif component == product:
+                    problems.append((field, "a product cannot be a component of itself"))
+                if count < 1:
+                    problems.append((field, f"must be ≥ 1, got {count}"))
+    for component in components(s):
+        if component in s.release.product_mix:
+            problems.append((f"release.product_mix.{component}", "a kit component is released with its assembly"))
+    if s.transport is not None:
+        for i, route in enumerate(s.transport.routes):
+            for end in ("origin", "destination"):
+                if getattr(route, end) not in stations:
+                    problems.append((f"transport.routes[{i}].{end}", f"no station named {getattr(route, end)!r}"))
+    for i, fault in enumerate(s.faults):
+        if fault.station not in stations:
+            problems.append((f"faults[{i}].station", f"no station named {fault.station!r}"))
+        elif fault.parameter is not None and fault.parameter not in s.stations[fault.station].parameters:
+            problems.append((f"faults[{i}].parameter", f"{fault.station} has no parameter {fault.parameter!r}"))
     return problems

@@ -10,7 +10,7 @@ import pytest
 
 from sim import dispatch
 from sim.dispatch import RULES, make_rule, register
-from sim.job import Job
+from sim.job import Job, Step
 from sim.kpi import replication_kpis
 from sim.plant import simulate
 from sim.spec import load_scenario
@@ -18,7 +18,7 @@ from sim.spec import load_scenario
 
 def job(op_times: list[float], due: float = float("inf"), step: int = 0, id: int = 0) -> Job:
     """A job at operation ``step`` of a route with these processing times (``remaining`` counts from ``step``)."""
-    j = Job(id, 0, 0.0, due, route=[], op_times=op_times)
+    j = Job(id, 0, 0.0, due, [Step(None, t, t) for t in op_times])
     j.step = step
     j.remaining = sum(op_times[step:])
     return j
@@ -28,7 +28,7 @@ def pick(name: str, queue: list[Job], now: float = 0.0, seed: int = 0) -> int:
     return make_rule(name, np.random.default_rng(seed))(queue, now)
 
 
-ALL_RULES = ["fifo", "lifo", "spt", "lpt", "edd", "cr", "srpt", "mwkr", "random"]
+ALL_RULES = ["fifo", "lifo", "spt", "lpt", "edd", "cr", "srpt", "mwkr", "random", "setup_aware"]
 
 
 def test_registry_holds_the_documented_rules() -> None:

@@ -242,7 +242,7 @@ BAD_INPUTS = [
     (
         "unknown_dispatch_rule",
         edit(FLOW, WELD + '\nbuffer = 5\ndispatch = "fifo"', WELD + '\nbuffer = 5\ndispatch = "sjf"'),
-        "stations.weld.dispatch: unknown rule 'sjf'; use one of cr, edd, fifo, lifo, lpt, mwkr, random, spt, srpt",
+        "stations.weld.dispatch: unknown rule 'sjf'; use one of cr, edd, fifo, lifo, lpt, mwkr, random, setup_aware, spt, srpt",
     ),
     (
         "unknown_due_date_rule",
@@ -312,7 +312,7 @@ def test_all_cross_section_problems_are_reported_at_once() -> None:
     text = edit(text, "horizon = 10080        # one week measured\n", "")
     assert message(text).splitlines() == [
         "flow_line.toml: stations.weld.dispatch: unknown rule 'sjf'; use one of cr, edd, fifo, lifo, lpt, mwkr, "
-        "random, spt, srpt",
+        "random, setup_aware, spt, srpt",
         "flow_line.toml: products.B.route[3].station: no station named 'packing' (stations: cut, drill, pack, paint, "
         "weld)",
         "flow_line.toml: scenario.horizon: required when jobs arrive as a stream",
@@ -402,7 +402,7 @@ def test_override_making_a_value_invalid_is_marked() -> None:
     )
     assert message(FLOW, ["stations.weld.dispatch=sjf"]) == (
         "flow_line.toml: stations.weld.dispatch (from --set): unknown rule 'sjf'; use one of cr, edd, fifo, lifo, "
-        "lpt, mwkr, random, spt, srpt"
+        "lpt, mwkr, random, setup_aware, spt, srpt"
     )
     assert message(FLOW, ["stations.weld.speed=3"]) == "flow_line.toml: stations.weld.speed (from --set): unknown key"
 
