@@ -41,23 +41,36 @@ def kpi_tables(summary: dict[str, Any]) -> list[Table]:
         "utilisation": "busy %",
         "blocked": "blocked %",
         "starved": "starved %",
+        "down": "down %",
+        "setup": "setup %",
+        "off_shift": "off-shift %",
+        "oee": "OEE %",
         "queue_mean": "queue",
         "wait_mean": "wait",
     }
-    for header in columns.values():
-        stations.add_column(header, justify="right")
+    present = [k for k in columns if any((e.get(k) or {}).get("mean") for e in summary["stations"].values())]
+    shown = [
+        k for k in columns if k in ("utilisation", "blocked", "starved", "queue_mean", "wait_mean") or k in present
+    ]
+    for kpi in shown:
+        stations.add_column(columns[kpi], justify="right")
     for station, entries in summary["stations"].items():
         cells = []
-        for kpi, header in columns.items():
-            scale, digits = (100, 1) if header.endswith("%") else (1, 2)
-            entry = entries[kpi]
-            mean = None if entry["mean"] is None else entry["mean"] * scale
-            half = None if entry["half_width"] is None else entry["half_width"] * scale
-            cells.append(
-                f"{mean:.{digits}f}" + (f"±{half:.{digits}f}" if half is not None else "") if mean is not None else "–"
-            )
-        stations.add_row(station, *cells)
+        for kpi in shown:
+            scale, digits = (100, 1) if columns[kpi].endswith("%") else (1, 2)
+            cells.append(_cell(entries.get(kpi), scale, digits))
+        label = f"{station} ◀ bottleneck" if station == summary.get("bottleneck") else station
+        stations.add_row(label, *cells)
     return [plant, stations]
+
+
+def _cell(entry: dict[str, Any] | None, scale: float, digits: int) -> str:
+    if not entry or entry.get("mean") is None:
+        return "–"
+    text = f"{entry['mean'] * scale:.{digits}f}"
+    if entry.get("half_width") is not None:
+        text += f"±{entry['half_width'] * scale:.{digits}f}"
+    return text
 
 
 @contextlib.contextmanager

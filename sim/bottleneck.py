@@ -15,9 +15,10 @@ bottleneck detection"):
 - At each instant the *momentary bottleneck* is the machine whose current active period is longest (ties: the
   period that started first, then the first machine in station order). No machine active: no bottleneck.
 - Where the bottleneck passes directly from a machine of station X to a machine of another station Y, the overlap of
-  the two machines' active periods is *shifting* time for both X and Y. Handovers between machines of one station do
-  not shift the station's bottleneck. Any other time during which a machine of X is the momentary bottleneck is
-  *sole* time of X.
+  the two machines' active periods is *shifting* time for both X and Y (the momentary bottleneck is followed over the
+  whole run, so a handover just before the window counts where its overlap reaches into it). Handovers between
+  machines of one station do not shift the station's bottleneck. Any other time during which a machine of X is the
+  momentary bottleneck is *sole* time of X.
 - ``station.X.bottleneck_sole`` and ``station.X.bottleneck_shifting`` are these times as shares of the window (the
   shifting shares of two stations count the same instant twice, so shares may add up to more than 1);
   ``station.X.active_period_mean`` is the mean duration of X's machines' active periods that overlap the window.
@@ -161,11 +162,12 @@ def bottleneck_kpis(timeline: Timeline, stations: Sequence[str], lo: float, hi: 
     length = hi - lo
     periods = active_periods(timeline)
     sole, shifting = np.zeros(n), np.zeros(n)
+    # the momentary bottleneck over the whole run, so that a shift just before the window is seen
     grid = np.unique(np.concatenate([periods.start, periods.end, [lo, hi]]))
-    grid = grid[(grid >= lo) & (grid <= hi)]
+    grid = grid[grid <= hi]
     if periods.start.size and grid.size > 1:
         best = _momentary(periods, grid)
-        widths = np.diff(grid)
+        widths = np.where(grid[:-1] >= lo, np.diff(grid), 0.0)  # lo is a grid point: intervals before it weigh 0
         # segments: runs of grid intervals with the same momentary bottleneck period
         seg_period = best[np.flatnonzero(np.append(True, best[1:] != best[:-1]))]
         owner = np.where(best >= 0, periods.station[np.maximum(best, 0)], -1)
@@ -174,8 +176,8 @@ def bottleneck_kpis(timeline: Timeline, stations: Sequence[str], lo: float, hi: 
         handover = (a >= 0) & (b >= 0)
         handover[handover] = periods.station[a[handover]] != periods.station[b[handover]]
         a, b = a[handover], b[handover]
-        s = np.clip(np.maximum(periods.start[a], periods.start[b]), lo, hi)
-        e = np.clip(np.minimum(periods.end[a], periods.end[b]), lo, hi)
+        s = np.maximum(periods.start[a], periods.start[b])
+        e = np.minimum(periods.end[a], periods.end[b])
         real = e > s
         s, e, a, b = s[real], e[real], a[real], b[real]
         cover = np.zeros((n, grid.size), dtype=np.int64)
@@ -185,8 +187,7 @@ def bottleneck_kpis(timeline: Timeline, stations: Sequence[str], lo: float, hi: 
             np.add.at(cover, (station, last), -1)
         covered = np.cumsum(cover, axis=1)[:, :-1] > 0
         shifting = np.where(covered, widths, 0.0).sum(axis=1)  # no BLAS: slow with many threads
-        mine = owner >= 0
-        alone = mine & ~covered[np.maximum(owner, 0), np.arange(owner.size)]
+        alone = (owner >= 0) & ~covered[np.maximum(owner, 0), np.arange(owner.size)]
         sole = np.bincount(owner[alone], weights=widths[alone], minlength=n)
     in_window = (periods.end > lo) & (periods.start < hi)
     count = np.bincount(periods.station[in_window], minlength=n)

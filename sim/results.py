@@ -11,10 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim import files
+from sim.bottleneck import bottleneck_station
 from sim.kpi import Estimate, estimates, kpi_info
 from sim.spec import Scenario
 
-TABLES = ("jobs", "operations", "states", "wip")
+TABLES = ("jobs", "operations", "states", "wip", "transports")
 
 
 @dataclass
@@ -80,6 +81,7 @@ class RunResult:
             "confidence": 0.95,
             "kpis": plant,
             "stations": stations,
+            "bottleneck": bottleneck_station({name: est.mean for name, est in self.estimates.items()}),
             "warnings": self.warnings,
             "wall_time_s": round(self.wall_time, 3),
             "python": platform.python_version(),
