@@ -26,6 +26,7 @@ class BatchSpec(BaseModel):
             raise ValueError(f"min must be ≤ max, got min={self.min}, max={self.max}")
         return self
 
-    def ready(self, waiting: int, oldest_wait: float) -> bool:
-        """Whether a batch may start with ``waiting`` jobs, the oldest having waited ``oldest_wait``."""
-        return waiting >= self.min or (waiting > 0 and oldest_wait >= self.max_wait)
+    def ready(self, waiting: int, oldest_entry: float, now: float) -> bool:
+        """Whether a batch may start at ``now`` with ``waiting`` jobs, the oldest having joined at ``oldest_entry``."""
+        # compare with the same sum the machine waits for, so that rounding cannot keep it waiting at that instant
+        return waiting >= self.min or (waiting > 0 and now >= oldest_entry + self.max_wait)

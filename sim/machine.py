@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sim.plant import Plant
 
 _EPS = 1e-9
+# positions in a visit row (``Records.VISIT_FIELDS``)
+_END, _DEPART, _INTERRUPTED, _DEFECT_PROB, _DEFECT, _DEFECT_TYPE, _DETECTED = 8, 9, 12, 17, 18, 19, 21
 
 
 class Machine:
@@ -32,6 +34,7 @@ class Machine:
         self.index = index
         self.state = -1
         self.current: list[Job] = []
+        self.open_rows: dict[int, list] = {}  # job id -> its visit row while on this machine
         self.start = math.nan
         self.end = math.nan
         self.family: str | None = None
@@ -139,6 +142,8 @@ class Machine:
                 self.state = BLOCKED
                 record_state(s, m, end, BLOCKED)
                 yield nxt.wait_for_place()
+            if step.repair is not None and job.defective and self.quality_rng.random() < step.repair:
+                job.defective = False  # a rework operation removed the defect
             now = env.now
             visit(
                 job.id, job.product, i, s, m, job.queue_entry, job.queue_length, start, end, now,
@@ -278,6 +283,7 @@ class Machine:
         env, station, plant = self.env, self.station, self.plant
         spec = station.spec
         self.current = list(jobs)
+        self.start = self.end = math.nan
         setup_time = yield from self._setup(jobs[0])
         faults = station.active_faults(env.now)
         fault_name = faults[0].name if faults else "none"
@@ -299,19 +305,28 @@ class Machine:
                     measured[fault.parameter] += fault.drift(env.now)
         batch = plant.next_batch() if spec.batch is not None else -1
         self.start, self.end = env.now, math.nan
+        inspected = spec.inspection is not None
+        for job in jobs:  # rows so far; quality, inspection and departure fill in the rest
+            step = job.steps[job.step]
+            self.open_rows[job.id] = [
+                job.id, job.product, job.step, station.index, self.index, job.queue_entry, job.queue_length,
+                self.start, math.nan, math.nan, step.nominal, setup_time, 0.0, batch, step.rework, wear,
+                measured, math.nan, False, None, inspected, None, fault_name,
+            ]  # fmt: skip
         self.set_state(BUSY)
         interrupted, failed = yield from self._work(duration, ages=True)
         self.end = env.now
+        for job in jobs:
+            row = self.open_rows[job.id]
+            row[_END], row[_INTERRUPTED] = self.end, interrupted
         if self.process is not None:
             self.process.wear_step()
         if self.maintenance is not None and self.maintenance.basis == "cycles":
             self.since_pm += 1
         for job in jobs:
-            yield from self._finish(
-                job, setup_time, interrupted, failed, batch, wear, measured, z, fault_logit, fault_name
-            )
+            yield from self._finish(job, failed, wear, z, fault_logit)
 
-    def _finish(self, job, setup_time, interrupted, failed, batch, wear, measured, z, fault_logit, fault_name):
+    def _finish(self, job: Job, failed: bool, wear: float, z: dict[str, float], fault_logit: float):
         """Quality, inspection and routing of one processed job, then hand it on (blocking while needed)."""
         env, station, plant, spec, rng = self.env, self.station, self.plant, self.station.spec, self.quality_rng
         step = job.steps[job.step]
@@ -342,17 +357,17 @@ class Machine:
                     plant.insert_rework(job, station)
                 else:
                     scrap = True
+        row = self.open_rows[job.id]
+        row[_DEFECT_PROB], row[_DEFECT], row[_DEFECT_TYPE], row[_DETECTED] = p, defect, defect_type, detected
         nxt = None if scrap or job.step + 1 >= len(job.steps) else job.steps[job.step + 1].station
         if nxt is not None and not nxt.try_reserve():
             self.set_state(BLOCKED)
             yield nxt.wait_for_place()
         if nxt is not None and plant.transport is not None:
             yield from plant.request_transport(self, job, station, nxt)
-        self.records.visit(
-            job.id, job.product, job.step, station.index, self.index, job.queue_entry, job.queue_length,
-            self.start, self.end, env.now, step.nominal, setup_time, interrupted, batch, step.rework, wear,
-            measured, p, defect, defect_type, inspected, detected, fault_name,
-        )  # fmt: skip
+        row[_DEPART] = env.now
+        self.records.visit(*row)
+        del self.open_rows[job.id]
         job.remaining -= step.time
         job.step += 1
         self.current.remove(job)
@@ -368,10 +383,14 @@ class Machine:
 
 
 def open_visit_rows(machine: Machine):
-    """Rows for jobs still on the machine when the run ends (in process or blocked)."""
+    """Rows for jobs still on the machine when the run ends (in set-up, in process or blocked)."""
     nan = math.nan
     for job in machine.current:
-        step: Step = job.steps[job.step]
+        row = machine.open_rows.get(job.id)
+        if row is not None:
+            yield tuple(row)
+            continue
+        step: Step = job.steps[job.step]  # the lean loop, or still setting up (start is NaN then)
         yield (
             job.id, job.product, job.step, machine.station.index, machine.index, job.queue_entry, job.queue_length,
             machine.start, machine.end, nan, step.nominal, 0.0, 0.0, -1, step.rework, nan, None, nan, False, None,

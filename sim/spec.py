@@ -27,7 +27,7 @@ from sim.faults import FaultSpec
 from sim.quality import InspectionSpec, QualitySpec
 from sim.sensors import ExcursionSpec, ParameterSpec, WearSpec
 from sim.setups import SetupSpec
-from sim.shifts import MINUTES_PER_UNIT, CalendarSpec
+from sim.shifts import MINUTES_PER_UNIT, Calendar, CalendarSpec
 from sim.transport import TransportSpec
 
 
@@ -399,12 +399,17 @@ def _cross_check(s: Scenario) -> list[tuple[str, str]]:
 
 
 def components(s: Scenario) -> dict[str, str]:
-    """Component product -> the assembly station whose kits consume it."""
-    found: dict[str, str] = {}
+    """Component product -> the assembly station whose kits consume it (validation keeps it unique)."""
+    return {component: station for component, stations in _kit_stations(s).items() for station in stations[:1]}
+
+
+def _kit_stations(s: Scenario) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
     for product in s.products.values():
         for op in product.route:
             for component in op.kit or {}:
-                found.setdefault(component, op.station)
+                if op.station not in found.setdefault(component, []):
+                    found[component].append(op.station)
     return found
 
 
@@ -418,6 +423,9 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
         problems.append(("scenario.calendar", f"no calendar named {s.scenario.calendar!r}"))
     if s.calendars and s.scenario.time_unit not in MINUTES_PER_UNIT:
         problems.append(("scenario.time_unit", "shift calendars need time_unit s, min or h"))
+    for name, spec in s.calendars.items():
+        if not Calendar(spec, s.scenario.time_unit).intervals:
+            problems.append((f"calendars.{name}", "has no working time (no days, or breaks cover every shift)"))
     visiting: dict[str, set[str]] = {name: set() for name in s.stations}
     for product, spec in s.products.items():
         for op in spec.route:
@@ -471,9 +479,23 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
                     problems.append((field, "a product cannot be a component of itself"))
                 if count < 1:
                     problems.append((field, f"must be ≥ 1, got {count}"))
-    for component in components(s):
+    for component, kit_stations in _kit_stations(s).items():
         if component in s.release.product_mix:
             problems.append((f"release.product_mix.{component}", "a kit component is released with its assembly"))
+        if len(kit_stations) > 1:
+            for product, spec in s.products.items():
+                for i, op in enumerate(spec.route):
+                    if component in (op.kit or {}) and op.station != kit_stations[0]:
+                        problems.append(
+                            (
+                                f"products.{product}.route[{i}].kit.{component}",
+                                f"{component} already feeds assembly station {kit_stations[0]}; a component may "
+                                "feed one assembly station",
+                            )
+                        )
+        for i, order in enumerate(s.release.orders or ()):
+            if order.product == component:
+                problems.append((f"release.orders[{i}].product", "a kit component is released with its assembly"))
     if s.transport is not None:
         for i, route in enumerate(s.transport.routes):
             for end in ("origin", "destination"):

@@ -111,7 +111,7 @@ class Station:
         now = self.env.now
         batch = self.spec.batch
         if batch is not None:
-            if not batch.ready(len(queue), now - queue[0].queue_entry):
+            if not batch.ready(len(queue), queue[0].queue_entry, now):
                 return [], queue[0].queue_entry + batch.max_wait
             jobs = []
             while queue and len(jobs) < batch.max:

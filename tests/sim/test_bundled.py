@@ -1,0 +1,148 @@
+"""Every bundled scenario runs and keeps its books; the quality and fault data of the process scenarios are sane."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import scenarios
+from sim.plant import simulate
+from sim.quality import defect_probability
+from sim.sensors import deviations
+from sim.spec import Scenario
+
+PROCESS_SCENARIOS = ("electronics_line", "machining_cell")
+
+
+def _col(table: pa.Table, name: str) -> np.ndarray:
+    column = table[name].combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
+        return np.array(column.to_pylist(), dtype=object)
+    return column.to_numpy(zero_copy_only=False)
+
+
+@functools.cache
+def _full_run(name: str) -> tuple[Scenario, dict[str, pa.Table]]:
+    """The bundled scenario over its whole horizon (the fault windows lie late in the run)."""
+    sc = scenarios.load(name)
+    return sc, simulate(sc).tables()
+
+
+def test_the_process_scenarios_are_bundled():
+    assert set(PROCESS_SCENARIOS) <= set(scenarios.bundled_names())
+
+
+@pytest.mark.parametrize("name", scenarios.bundled_names())
+def test_bundled_scenario_runs_and_conserves_jobs(name: str):
+    sc = scenarios.load(name, {"scenario.horizon": 3000})
+    tables = simulate(sc).tables()
+    jobs, ops, wip = tables["jobs"], tables["operations"], tables["wip"]
+    status = _col(jobs, "status")
+    released = jobs.num_rows
+    assert released > 100
+    counts = {s: int((status == s).sum()) for s in ("completed", "scrapped", "consumed", "in_system")}
+    assert counts["completed"] > 0
+    assert sum(counts.values()) == released, counts
+    assert int(_col(wip, "wip")[-1]) == counts["in_system"]
+    # a job that left has a completion time; one in the system does not
+    completion = _col(jobs, "completion")
+    assert np.isnan(completion[status == "in_system"]).all()
+    assert (~np.isnan(completion[status != "in_system"])).all()
+    assert (completion[status != "in_system"] <= sc.scenario.warmup + sc.scenario.horizon + 1e-9).all()
+    # consumed jobs name the assembly that took them, and only they do
+    parent = _col(jobs, "parent")
+    assert (parent[status == "consumed"] >= 0).all() and (parent[status != "consumed"] == -1).all()
+    # open operations (not departed) belong to jobs still in the system, at most one per job
+    in_system = set(_col(jobs, "job")[status == "in_system"])
+    open_jobs = _col(ops, "job")[np.isnan(_col(ops, "depart"))]
+    assert set(open_jobs) <= in_system
+    assert len(open_jobs) == len(set(open_jobs))
+    # a job's operations are its route steps 0, 1, 2, ... and it departs each before it starts the next
+    order = np.lexsort((_col(ops, "step"), _col(ops, "job")))
+    job, step = _col(ops, "job")[order], _col(ops, "step")[order]
+    first = np.r_[True, job[1:] != job[:-1]]
+    assert (step[first] == 0).all() and (np.diff(step)[~first[1:]] == 1).all()
+    start, end, depart = (_col(ops, c)[order] for c in ("start", "end", "depart"))
+    closed = ~np.isnan(depart)
+    assert (start[closed] <= end[closed]).all() and (end[closed] <= depart[closed]).all()
+    follows = ~first[1:] & ~np.isnan(start[1:])
+    assert (depart[:-1][follows] <= start[1:][follows] + 1e-9).all()
+    # every job that left completed its last recorded operation
+    last = np.r_[job[1:] != job[:-1], True]
+    done_jobs = set(_col(jobs, "job")[status != "in_system"])
+    assert all(closed[i] for i in np.flatnonzero(last) if job[i] in done_jobs)
+
+
+@pytest.mark.parametrize("name", PROCESS_SCENARIOS)
+def test_defects_are_rare_at_every_station_with_a_quality_model(name: str):
+    sc, tables = _full_run(name)
+    ops = tables["operations"]
+    station, closed = _col(ops, "station"), ~np.isnan(_col(ops, "depart"))
+    defect, p = _col(ops, "defect").astype(bool), _col(ops, "defect_prob")
+    quality = [s for s, spec in sc.stations.items() if spec.quality is not None]
+    assert len(quality) >= 3
+    for s in sc.stations:
+        here = (station == s) & closed
+        if s not in quality:
+            assert np.isnan(p[here]).all() and not defect[here].any()
+            continue
+        assert here.sum() > 500 and not np.isnan(p[here]).any()
+        rate, mean_p = defect[here].mean(), p[here].mean()
+        assert 0.003 <= rate <= 0.05, f"{name}.{s}: observed defect rate {rate:.4f}"
+        assert 0.003 <= mean_p <= 0.05, f"{name}.{s}: mean defect probability {mean_p:.4f}"
+        # the observed count agrees with the truth column (Poisson-binomial z-score)
+        z = (defect[here].sum() - p[here].sum()) / math.sqrt(float((p[here] * (1 - p[here])).sum()))
+        assert abs(z) < 3.5, f"{name}.{s}: {defect[here].sum()} defects, {p[here].sum():.1f} expected"
+
+
+@pytest.mark.parametrize("name", PROCESS_SCENARIOS)
+def test_fault_labels_appear_exactly_in_their_windows(name: str):
+    sc, tables = _full_run(name)
+    ops = tables["operations"]
+    assert sc.faults
+    station, start, labels = _col(ops, "station"), _col(ops, "start"), _col(ops, "fault")
+    closed = ~np.isnan(_col(ops, "depart"))
+    expected = np.full(ops.num_rows, "none", dtype=object)
+    for fault in sc.faults:
+        hit = (station == fault.station) & (start >= fault.start) & (start < fault.end)
+        expected[hit] = fault.name
+        assert (closed & hit).sum() > 50, f"{fault.name}: too few operations in its window"
+    wrong = np.flatnonzero(closed & (labels != expected))
+    assert wrong.size == 0, ops.take(wrong[:5]).select(["job", "station", "start", "fault"]).to_pylist()
+    assert set(labels[closed]) == {"none"} | {f.name for f in sc.faults}
+
+
+@pytest.mark.parametrize("name", PROCESS_SCENARIOS)
+def test_recorded_process_data_reproduce_the_defect_probability(name: str):
+    """Undo sensor drift on the readings, add degradation to the logit: the quality model gives ``defect_prob``."""
+    sc, tables = _full_run(name)
+    ops = tables["operations"]
+    station, start, wear, p = (_col(ops, c) for c in ("station", "start", "wear", "defect_prob"))
+    closed = ~np.isnan(_col(ops, "depart"))
+    for s, spec in sc.stations.items():
+        if spec.quality is None:
+            continue
+        rows = np.flatnonzero((station == s) & closed)
+        readings = {name: _col(ops, name)[rows] for name in spec.parameters}
+        faults = [f for f in sc.faults if f.station == s]
+        for k, i in enumerate(rows):
+            values = {name: float(v[k]) for name, v in readings.items()}
+            fault_logit = 0.0
+            for fault in faults:
+                if not fault.active(start[i]):
+                    continue
+                if fault.kind == "sensor_drift":
+                    values[fault.parameter] -= fault.drift(start[i])
+                elif fault.kind == "degradation":
+                    fault_logit += fault.magnitude
+            w = 0.0 if math.isnan(wear[i]) else float(wear[i])
+            model = defect_probability(
+                spec.quality, spec.parameters, deviations(spec.parameters, values), w, fault_logit
+            )
+            assert p[i] == pytest.approx(model, rel=1e-9, abs=1e-15), (s, int(_col(ops, "job")[i]), start[i])

@@ -1,0 +1,199 @@
+"""Injected faults: ground-truth labels, and the effect of each kind compared with the same run without the fault."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from sim.plant import simulate
+from sim.spec import Scenario, _validate
+
+ALPHA = 1e-3
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    return _validate(copy.deepcopy(raw), "x.toml", {})
+
+
+def _col(table: pa.Table, name: str) -> np.ndarray:
+    column = table[name].combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
+        return np.array(column.to_pylist(), dtype=object)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def _with_faults(raw: dict[str, Any], *faults: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    out["faults"] = [dict(f) for f in faults]
+    return out
+
+
+# three stations in line: an oven with a temperature sensor and a quality model, two solderers (quality, no sensors),
+# a press; fast enough that every fault window holds hundreds of operations
+LINE = {
+    "scenario": {"name": "faulty", "horizon": 3000, "seed": 41},
+    "release": {"interarrival": {"dist": "exponential", "mean": 1.0}, "product_mix": {"A": 1.0}},
+    "stations": {
+        "oven": {
+            "quality": {"base_rate": 0.02},
+            "parameters": {"temp": {"unit": "C", "setpoint": 180.0, "noise": 2.0, "tolerance": 5.0}},
+        },
+        "solder": {"machines": 2, "quality": {"base_rate": 0.05}},
+        "press": {"dispatch": "spt"},
+    },
+    "products": {
+        "A": {
+            "route": [
+                {"station": "oven", "time": {"dist": "exponential", "mean": 0.7}},
+                {"station": "solder", "time": {"dist": "gamma", "mean": 1.4, "cv": 0.5}},
+                {"station": "press", "time": {"dist": "exponential", "mean": 0.6}},
+            ]
+        }
+    },
+}
+
+DRIFT = {
+    "name": "oven_tc_drift",
+    "kind": "sensor_drift",
+    "station": "oven",
+    "parameter": "temp",
+    "start": 500.0,
+    "end": 1500.0,
+    "magnitude": 8.0,
+}
+DEGRADATION = {
+    "name": "solder_tip_wear",
+    "kind": "degradation",
+    "station": "solder",
+    "start": 800.0,
+    "end": 2200.0,
+    "magnitude": 1.5,
+}
+SLOWDOWN = {
+    "name": "press_slow",
+    "kind": "slowdown",
+    "station": "press",
+    "start": 1200.0,
+    "end": 2000.0,
+    "magnitude": 0.4,
+}
+
+
+def _expected_labels(ops: pa.Table, faults: list[dict[str, Any]]) -> np.ndarray:
+    """The label each operation should carry: the fault active at its station when it started, else "none"."""
+    station, start = _col(ops, "station"), _col(ops, "start")
+    expected = np.full(ops.num_rows, "none", dtype=object)
+    for fault in faults:
+        hit = (station == fault["station"]) & (start >= fault["start"]) & (start < fault["end"])
+        assert (expected[hit] == "none").all(), "the test faults do not overlap"
+        expected[hit] = fault["name"]
+    return expected
+
+
+def test_fault_labels_mark_exactly_the_operations_started_in_the_window():
+    faults = [DRIFT, DEGRADATION, SLOWDOWN]
+    ops = simulate(_scenario(_with_faults(LINE, *faults))).tables()["operations"]
+    departed = ~np.isnan(_col(ops, "depart"))  # open visits: see the test below
+    labels, expected = _col(ops, "fault"), _expected_labels(ops, faults)
+    mismatch = np.flatnonzero(departed & (labels != expected))
+    assert mismatch.size == 0, ops.take(mismatch[:5]).select(["job", "station", "start", "fault"]).to_pylist()
+    for fault in faults:
+        assert (labels == fault["name"]).sum() > 300
+    assert set(labels) == {"none"} | {f["name"] for f in faults}
+    # labels and station windows agree at the edges too: the first labelled operation starts at or after the window
+    # start, and the next operation of that station after the window is unlabelled
+    for fault in faults:
+        here = (_col(ops, "station") == fault["station"]) & departed
+        inside = labels[here] == fault["name"]
+        assert _col(ops, "start")[here][inside].min() >= fault["start"]
+        assert _col(ops, "start")[here][inside].max() < fault["end"]
+    # queued operations (not started) carry no fault
+    assert (labels[np.isnan(_col(ops, "start"))] == "none").all()
+
+
+def test_an_operation_open_at_the_end_carries_the_fault_active_when_it_started():
+    fault = {**DEGRADATION, "end": 1e9}  # the window reaches past the end of the run
+    ops = simulate(_scenario(_with_faults(LINE, fault))).tables()["operations"]
+    running = (_col(ops, "station") == "solder") & ~np.isnan(_col(ops, "start")) & np.isnan(_col(ops, "depart"))
+    assert running.sum() >= 1
+    assert (_col(ops, "fault")[running] == fault["name"]).all(), _col(ops, "fault")[running]
+
+
+def _paired(raw: dict[str, Any], fault: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
+    """Operations of the run without and with ``fault`` (same seed: common random numbers)."""
+    base = simulate(_scenario(raw)).tables()["operations"]
+    faulty = simulate(_scenario(_with_faults(raw, fault))).tables()["operations"]
+    return base, faulty
+
+
+def test_sensor_drift_moves_the_reading_by_the_ramp_and_leaves_the_process_alone():
+    base, faulty = _paired(LINE, DRIFT)
+    # the process is untouched: same operations at the same times, same defects, same probabilities
+    for name in ("job", "station", "machine", "start", "end", "depart", "defect_prob", "defect", "defect_type"):
+        np.testing.assert_array_equal(_col(faulty, name), _col(base, name), err_msg=name)
+    oven = (_col(base, "station") == "oven") & ~np.isnan(_col(base, "depart"))
+    start = _col(base, "start")[oven]
+    inside = (start >= DRIFT["start"]) & (start < DRIFT["end"])
+    assert inside.sum() > 500
+    ramp = DRIFT["magnitude"] * (start - DRIFT["start"]) / (DRIFT["end"] - DRIFT["start"])
+    offset = _col(faulty, "temp")[oven] - _col(base, "temp")[oven]
+    np.testing.assert_allclose(offset[inside], ramp[inside], rtol=0, atol=1e-9)
+    assert (offset[~inside] == 0).all()
+    # the reading ends near the full magnitude: late in the window it is far out of the process noise
+    late = inside & (start > DRIFT["end"] - 100)
+    assert np.mean(_col(faulty, "temp")[oven][late]) - 180.0 > 7.0
+
+
+def test_degradation_raises_the_defect_logit_by_its_magnitude():
+    base, faulty = _paired(LINE, DEGRADATION)
+    for name in ("job", "station", "machine", "start", "end", "temp"):
+        np.testing.assert_array_equal(_col(faulty, name), _col(base, name), err_msg=name)
+    solder = (_col(base, "station") == "solder") & ~np.isnan(_col(base, "depart"))
+    start = _col(base, "start")[solder]
+    inside = (start >= DEGRADATION["start"]) & (start < DEGRADATION["end"])
+    p0, p1 = _col(base, "defect_prob")[solder], _col(faulty, "defect_prob")[solder]
+    np.testing.assert_allclose(_logit(p1[inside]) - _logit(p0[inside]), DEGRADATION["magnitude"], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(p1[~inside], p0[~inside])
+    # and the defects follow: inside the window at the raised probability
+    defects = _col(faulty, "defect")[solder].astype(bool)
+    n, k = int(inside.sum()), int(defects[inside].sum())
+    assert n > 1000
+    assert stats.binomtest(k, n, float(p1[inside].mean())).pvalue > ALPHA
+    assert k / n > 3 * defects[~inside].mean()
+
+
+def test_slowdown_stretches_processing_by_one_plus_its_magnitude():
+    base, faulty = _paired(LINE, SLOWDOWN)
+
+    def press_times(ops: pa.Table) -> dict[int, tuple[float, float]]:
+        here = (_col(ops, "station") == "press") & ~np.isnan(_col(ops, "depart"))
+        timing = zip(_col(ops, "start")[here], _col(ops, "process_time")[here], strict=True)
+        return dict(zip(_col(ops, "job")[here], timing, strict=True))
+
+    before, after = press_times(base), press_times(faulty)
+    # the processing time of a job is drawn at its release (common random numbers): compare job by job
+    ratios, inside_count = [], 0
+    for job, (start, slow) in after.items():
+        if job not in before:
+            continue
+        inside = SLOWDOWN["start"] <= start < SLOWDOWN["end"]
+        inside_count += inside
+        ratios.append(slow / before[job][1])
+        assert slow == pytest.approx(before[job][1] * ((1 + SLOWDOWN["magnitude"]) if inside else 1.0), rel=1e-9)
+    assert inside_count > 300 and len(ratios) > 2000
+    # upstream stations are unaffected
+    for station in ("oven", "solder"):
+        here = _col(base, "station") == station
+        there = _col(faulty, "station") == station
+        np.testing.assert_array_equal(_col(faulty, "process_time")[there], _col(base, "process_time")[here])
