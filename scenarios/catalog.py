@@ -39,3 +39,19 @@ def load(name_or_path: str | Path, overrides: Iterable[str] | Mapping[str, Any] 
     """Load a scenario by path or bundled name, with ``--set``-style overrides."""
     path, label = resolve(name_or_path)
     return load_scenario(path, overrides, source=label)
+
+
+def study_names() -> list[str]:
+    """Names of the bundled study files."""
+    return sorted(p.stem for p in (library_dir() / "studies").glob("*.toml"))
+
+
+def resolve_study(name_or_path: str | Path) -> Path:
+    """A study file given as a path or as the name of a bundled study."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = library_dir() / "studies" / f"{path.name.removesuffix('.toml')}.toml"
+    if path.parent == Path(".") and bundled.is_file():
+        return bundled
+    return path  # not found: the caller reports it with the scenario names too

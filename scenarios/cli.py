@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -13,7 +14,8 @@ import typer
 from rich.console import Console
 
 from scenarios import catalog
-from scenarios.console import kpi_tables, progress_bar
+from scenarios.console import kpi_tables, progress_bar, whatif_table
+from sim import files
 from sim.capacity import capacity_warnings, offered_load
 from sim.errors import ShopfloorError
 from sim.experiment import default_workers, run_experiment
@@ -74,7 +76,7 @@ def run(
         result = run_experiment(
             spec, replications, seed, workers or default_workers(), keep_tables=out is not None, progress=advance
         )
-    result.command = " ".join(["shopfloor", *sys.argv[1:]])
+    result.command = _command_line()
     summary = result.summary()
     if out is not None:
         result.save(out)
@@ -85,6 +87,146 @@ def run(
             out_console.print(table)
         if out is not None:
             out_console.print(f"records and summary written to [bold]{out}[/]")
+
+
+@app.command()
+@user_errors
+def whatif(
+    study: Annotated[str, typer.Argument(help="Study file or bundled study name, or a scenario with --variant.")],
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", "-v", help="name:key.path=value, repeatable (a name may repeat for more keys)."),
+    ] = None,
+    set_: SetOpt = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Master seed (default: the study's or scenario's).")] = None,
+    objective: Annotated[str | None, typer.Option(help="Ranks the variants, e.g. 'min cycle_time_mean'.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a Dask scheduler to run on.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for whatif.parquet, summary.json and the cache.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Evaluation cache (default: OUT/cache.sqlite).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Compare variants of a scenario with common random numbers: means, paired differences, ranking."""
+    from scenarios.study import apply, is_study_file, load_study
+    from scenarios.whatif import whatif as run_whatif
+
+    if is_study_file(catalog.resolve_study(study)):
+        loaded = load_study(catalog.resolve_study(study))
+        variants = loaded.variants()
+        reps = replications or loaded.spec.study.replications
+        master_seed = loaded.seed if seed is None else seed
+        goal = objective or loaded.spec.study.objective
+    else:
+        base = catalog.load(study, set_ or [])
+        variants = {"base": base}
+        reps, master_seed, goal = replications or 5, base.scenario.seed if seed is None else seed, objective
+    for name, overrides in _parse_variants(variant or []).items():
+        variants[name] = apply(variants["base"], overrides, "--variant", name)
+    if len(variants) < 2:
+        raise ShopfloorError(f"{study}: nothing to compare; add [variants.NAME] tables or --variant name:key=value")
+    total = reps * len(variants)
+    with (
+        _cache(out, cache, no_cache) as store,
+        progress_bar(
+            err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
+        ) as advance,
+    ):
+        result = run_whatif(
+            variants, reps, master_seed, goal or "max throughput", workers, scheduler, store, progress=advance
+        )
+    summary = result.summary() | {"command": _command_line()}
+    if out is not None:
+        files.write_parquet(out / "whatif.parquet", result.table())
+        files.write_json(out / "summary.json", summary)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        out_console.print(whatif_table(summary))
+
+
+def _parse_variants(items: list[str]) -> dict[str, dict[str, object]]:
+    from sim.spec import _parse_overrides
+
+    variants: dict[str, dict[str, object]] = {}
+    for item in items:
+        name, sep, override = item.partition(":")
+        if not sep or not name or "=" not in override:
+            raise ShopfloorError(f"--variant {item!r}: expected name:key.path=value")
+        variants.setdefault(name, {}).update(_parse_overrides([override]))
+    return variants
+
+
+@app.command()
+@user_errors
+def sweep(
+    study: Annotated[str, typer.Argument(help="Study file with a [sweep] table, or a bundled study's name.")],
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(min=0)] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a Dask scheduler to run on.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for sweep.parquet, points.parquet, summary.json, cache.")] = Path(
+        "out/sweep"
+    ),
+    cache: Annotated[Path | None, typer.Option(help="Evaluation cache (default: OUT/cache.sqlite).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run a design of experiments (grid, Latin hypercube, Sobol) over decision variables; resumable."""
+    from scenarios.study import load_study
+    from scenarios.sweep import design_points
+    from scenarios.sweep import sweep as run_sweep
+
+    loaded = load_study(catalog.resolve_study(study))
+    spec = loaded.spec.sweep
+    if spec is None:
+        raise ShopfloorError(f"{study}: no [sweep] table")
+    reps = replications or spec.replications or loaded.spec.study.replications
+    master_seed = loaded.seed if seed is None else seed
+    total = reps * len(design_points(spec, master_seed))
+    with (
+        _cache(out, cache, no_cache) as store,
+        progress_bar(
+            err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
+        ) as advance,
+    ):
+        result = run_sweep(loaded.base, spec, reps, master_seed, study, workers, scheduler, store, advance)
+    summary = result.summary() | {"command": _command_line(), "seed": master_seed, "design": spec.design}
+    files.write_parquet(out / "sweep.parquet", result.table)
+    files.write_parquet(out / "points.parquet", result.points())
+    files.write_json(out / "summary.json", summary)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        out_console.print(
+            f"{summary['points']} points × {reps} replications ({result.simulated} simulated now, "
+            f"{summary['points'] * reps - result.simulated} from the cache) → [bold]{out}[/]",
+            highlight=False,
+        )
+        for kpi in ("throughput", "cycle_time_mean"):
+            best = summary["best"].get(kpi, {})
+            pick = best.get("max" if kpi == "throughput" else "min")
+            if pick:
+                out_console.print(f"best {kpi}: {pick}", highlight=False)
+
+
+@contextlib.contextmanager
+def _cache(out: Path | None, path: Path | None, disabled: bool):
+    from scenarios.cache import EvaluationCache
+
+    target = path or (out / "cache.sqlite" if out is not None else None)
+    if disabled or target is None:
+        yield None
+        return
+    with EvaluationCache(target) as store:
+        yield store
+
+
+def _command_line() -> str:
+    return " ".join(["shopfloor", *sys.argv[1:]])
 
 
 @app.command()
@@ -104,10 +246,12 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 @app.command("list")
 def list_scenarios() -> None:
-    """List the bundled scenarios."""
+    """List the bundled scenarios and studies."""
     for name in catalog.bundled_names():
         spec = catalog.load(name)
         out_console.print(f"[bold]{name}[/]  {spec.scenario.description}", highlight=False)
+    for name in catalog.study_names():
+        out_console.print(f"[bold]{name}[/]  (study: shopfloor whatif {name} / shopfloor sweep {name})", highlight=False)
 
 
 @import_app.command("jssp")

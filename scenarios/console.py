@@ -89,3 +89,29 @@ def progress_bar(console: Console, label: str, total: int, enabled: bool = True)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+def whatif_table(summary: dict[str, Any]) -> Table:
+    """Variants (ranked) × main KPIs: mean ± CI and the paired difference to the base (* = significant)."""
+    objective = summary["objective"].split()[1]
+    kpis = list(dict.fromkeys([objective, "throughput", "cycle_time_mean", "wip_mean", "late_share"]))
+    kpis = [k for k in kpis if k in summary["units"]]
+    table = Table(
+        title=f"what-if: {summary['replications']} replications per variant, common random numbers, "
+        f"ranked by {summary['objective']}  (Δ = paired difference to base, * = 95 % CI excludes 0)"
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("variant")
+    for kpi in kpis:
+        table.add_column(f"{kpi} [{summary['units'][kpi]}]", justify="right")
+    for rank, name in enumerate(summary["ranking"], start=1):
+        cells = []
+        for kpi in kpis:
+            entry = summary["variants"][name][kpi]
+            text = f"{_fmt(entry['mean'])} {_ci(entry)}".strip()
+            diff = summary["differences"].get(name, {}).get(kpi)
+            if diff and diff["mean"] is not None:
+                text += f"\nΔ {diff['mean']:+.4g} {_ci(diff)}{' *' if diff['significant'] else ''}"
+            cells.append(text)
+        table.add_row(str(rank), name, *cells)
+    return table

@@ -1,0 +1,181 @@
+"""Study files: a base scenario with what-if variants and/or a design-of-experiments sweep.
+
+```toml
+[study]
+name = "weld_capacity"
+scenario = "flow_line"          # a bundled name or a path relative to this file
+replications = 10
+seed = 42
+objective = "max throughput"    # ranks the variants ("max KPI" or "min KPI")
+
+[variants.third_welder]
+"stations.weld.machines" = 3
+
+[variants.bigger_weld_buffer]
+"stations.weld.buffer" = 12
+
+[sweep]
+design = "lhs"                  # grid, lhs (Latin hypercube) or sobol
+points = 32
+replications = 3
+
+[sweep.variables]
+"stations.weld.machines" = { type = "int", low = 1, high = 3 }
+"release.interarrival.mean" = { type = "float", low = 1.1, high = 1.6 }
+"stations.weld.dispatch" = { type = "choice", choices = ["fifo", "spt", "edd"] }
+```
+Every override must name a key that exists in the base scenario, and every variant and design point is validated
+like a scenario file; problems are reported as ``study.toml: variants.x.stations.weld.machinez: ...``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scenarios import catalog
+from sim.errors import ScenarioError
+from sim.spec import Scenario, _describe
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudyMeta(_Strict):
+    name: str = Field(min_length=1)
+    scenario: str
+    replications: int = Field(5, ge=1)
+    seed: int | None = Field(None, ge=0)
+    objective: str = "max throughput"
+
+    @model_validator(mode="after")
+    def _objective(self) -> StudyMeta:
+        parse_objective(self.objective)
+        return self
+
+
+class Variable(_Strict):
+    type: Literal["int", "float", "choice"]
+    low: float | None = None
+    high: float | None = None
+    levels: int = Field(3, ge=2, description="grid levels of a float variable")
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Variable:
+        if self.type == "choice":
+            if not self.choices:
+                raise ValueError("a choice variable needs a non-empty list of choices")
+        elif self.low is None or self.high is None:
+            raise ValueError(f"an {self.type} variable needs low and high")
+        elif self.high < self.low:
+            raise ValueError(f"high must be ≥ low, got low={self.low:g}, high={self.high:g}")
+        return self
+
+
+class SweepSpec(_Strict):
+    design: Literal["grid", "lhs", "sobol"] = "lhs"
+    points: int = Field(16, ge=1)
+    replications: int | None = Field(None, ge=1)
+    variables: dict[str, Variable] = Field(min_length=1)
+
+
+class StudySpec(_Strict):
+    study: StudyMeta
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sweep: SweepSpec | None = None
+
+
+def parse_objective(text: str) -> tuple[str, str]:
+    """``"max throughput"`` -> ``("max", "throughput")``."""
+    parts = text.split()
+    if len(parts) != 2 or parts[0] not in ("max", "min"):
+        raise ValueError(f"objective must read 'max KPI' or 'min KPI', got {text!r}")
+    return parts[0], parts[1]
+
+
+class Study:
+    """A loaded study: the validated spec, its base scenario, and its variant scenarios."""
+
+    def __init__(self, spec: StudySpec, base: Scenario, source: str):
+        self.spec = spec
+        self.base = base
+        self.source = source
+
+    @property
+    def seed(self) -> int:
+        return self.base.scenario.seed if self.spec.study.seed is None else self.spec.study.seed
+
+    def variants(self) -> dict[str, Scenario]:
+        """The base (named ``base``) and every variant, validated."""
+        scenarios = {"base": self.base}
+        for name, overrides in self.spec.variants.items():
+            scenarios[name] = apply(self.base, overrides, self.source, f"variants.{name}")
+        return scenarios
+
+
+def apply(base: Scenario, overrides: dict[str, Any], source: str, where: str) -> Scenario:
+    """``base`` with overrides by dotted path; each path must exist in the base scenario."""
+    full = base.model_dump(mode="json", by_alias=True)
+    missing = [(f"{where}.{key}", "no such key in the base scenario") for key in overrides if not _exists(full, key)]
+    if missing:
+        raise ScenarioError(source, missing)
+    try:
+        return base.with_overrides(overrides)
+    except ScenarioError as exc:
+        problems = [(f"{where}.{field.removesuffix(' (from --set)')}", message) for field, message in exc.problems]
+        raise ScenarioError(source, problems) from None
+
+
+def _exists(data: Any, dotted: str) -> bool:
+    node = data
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def is_study_file(path: str | Path) -> bool:
+    """Whether a TOML file is a study (has a [study] table) rather than a scenario."""
+    try:
+        return "study" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file and its base scenario."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(source, [("", f"cannot read file ({exc.strerror or exc})")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
+    try:
+        spec = StudySpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(source, [_describe(err) for err in exc.errors()]) from None
+    scenario_ref = spec.study.scenario
+    relative = path.parent / scenario_ref
+    base = catalog.load(relative if relative.is_file() else scenario_ref)
+    study = Study(spec, base, source)
+    study.variants()  # validate every variant now, before anything runs
+    if spec.sweep is not None:
+        from scenarios.sweep import design_points, point_scenario  # a sweep validates its variables on the base
+
+        for i, point in enumerate(design_points(spec.sweep, study.seed)[:1]):
+            point_scenario(base, point, source, f"sweep.point[{i}]")
+        for name in spec.sweep.variables:
+            if not _exists(base.model_dump(mode="json", by_alias=True), name):
+                raise ScenarioError(source, [(f"sweep.variables.{name}", "no such key in the base scenario")])
+    return study
