@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scenarios import catalog
 from scenarios.console import kpi_tables, progress_bar, whatif_table
@@ -49,7 +50,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ShopfloorError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -70,7 +71,7 @@ def run(
     """Simulate a scenario and report its KPIs with 95 % confidence intervals."""
     spec = catalog.load(scenario, set_ or [])
     for warning in capacity_warnings(spec):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     show_progress = not (quiet or as_json) and err_console.is_terminal
     with progress_bar(err_console, "replications", replications, enabled=show_progress) as advance:
         result = run_experiment(
@@ -251,7 +252,9 @@ def list_scenarios() -> None:
         spec = catalog.load(name)
         out_console.print(f"[bold]{name}[/]  {spec.scenario.description}", highlight=False)
     for name in catalog.study_names():
-        out_console.print(f"[bold]{name}[/]  (study: shopfloor whatif {name} / shopfloor sweep {name})", highlight=False)
+        out_console.print(
+            f"[bold]{name}[/]  (study: shopfloor whatif {name} / shopfloor sweep {name})", highlight=False
+        )
 
 
 @import_app.command("jssp")

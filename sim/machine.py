@@ -376,6 +376,8 @@ class Machine:
                 nxt.admit(job)
         elif scrap:
             self.records.exit(job, env.now, SCRAPPED)
+            if job.kit_station is not None:
+                plant.replace_component(job)  # its assembly still needs one
         elif job.kit_station is not None:
             job.kit_station.put_component(job)
         else:

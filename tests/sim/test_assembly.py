@@ -157,7 +157,7 @@ def test_other_kit_errors_name_the_field():
     assert_problem(raw, "products.gearbox.route[1].kit.shaft", "≥ 1")
     raw = gearbox_plant()
     raw["release"]["product_mix"] = {"gearbox": 0.5, "gear": 0.5}
-    assert_problem(raw, "release.product_mix.gear", "released with its assembly")
+    assert_problem(raw, "release.product_mix.gear", "is a kit component of")
     raw = gearbox_plant()
     raw["products"]["gearbox"]["route"][1]["kit"] = {"gearbox": 1}
     assert_problem(raw, "products.gearbox.route[1].kit.gearbox", "component of itself")
