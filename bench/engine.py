@@ -24,6 +24,7 @@ from sim.distributions import Constant, Exponential, Gamma, Lognormal, Normal, T
 from sim.kpi import replication_kpis
 from sim.plant import Plant, simulate
 from sim.spec import Scenario
+from sim.warmup import run_length
 
 
 def _python_sampler(spec, rng: random.Random):
@@ -87,7 +88,7 @@ def bare_simpy(scenario: Scenario, seed: int = 1) -> int:
         for _ in range(spec.machines):
             env.process(machine(stores[name]))
     env.process(source())
-    env.run(until=scenario.scenario.warmup + scenario.scenario.horizon)
+    env.run(until=run_length(scenario))
     return visits
 
 

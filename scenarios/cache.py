@@ -7,9 +7,10 @@ so a sweep killed at any moment leaves a consistent file and a rerun simulates o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -49,26 +50,38 @@ class EvaluationCache:
         except sqlite3.DatabaseError as exc:
             raise ShopfloorError(f"{self.path}: not a usable shopfloor cache ({exc})") from None
 
+    @contextlib.contextmanager
+    def _damage_is_a_user_error(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise ShopfloorError(
+                f"{self.path}: not a usable shopfloor cache ({exc}); delete it or use --no-cache"
+            ) from None
+
     def get_many(self, keys: Iterable[Key]) -> dict[Key, dict[str, float]]:
         """The cached KPIs of those keys that are present."""
         found: dict[Key, dict[str, float]] = {}
         query = "SELECT kpis FROM evaluations WHERE hash = ? AND seed = ? AND replication = ? AND engine = ?"
-        for key in keys:
-            row = self._db.execute(query, (*key, self.engine)).fetchone()
-            if row is not None:
-                found[key] = json.loads(row[0])
+        with self._damage_is_a_user_error():
+            for key in keys:
+                row = self._db.execute(query, (*key, self.engine)).fetchone()
+                if row is not None:
+                    found[key] = json.loads(row[0])
         return found
 
     def put(self, key: Key, canonical: str, kpis: dict[str, float]) -> None:
         """Store one result (a transaction of its own: a kill never leaves half a row)."""
-        with self._db:
+        with self._damage_is_a_user_error(), self._db:
             self._db.execute("INSERT OR IGNORE INTO scenarios VALUES (?, ?)", (key[0], canonical))
             self._db.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?)", (*key, self.engine, json.dumps(kpis))
             )
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM evaluations WHERE engine = ?", (self.engine,)).fetchone()[0]
+        with self._damage_is_a_user_error():
+            query = "SELECT COUNT(*) FROM evaluations WHERE engine = ?"
+            return self._db.execute(query, (self.engine,)).fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

@@ -41,6 +41,8 @@ SetOpt = Annotated[
     list[str] | None, typer.Option("--set", "-s", help="Override a field by dotted path: key.path=value (repeatable).")
 ]
 
+ReportOpt = Annotated[bool, typer.Option("--report", help="Also write report.html / report.md into --out.")]
+
 
 def user_errors(command: F) -> F:
     """Print user errors (bad files, options) without a traceback and exit with code 2."""
@@ -67,8 +69,10 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Folder for records (Parquet), KPIs and summary.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+    report: ReportOpt = False,
 ) -> None:
     """Simulate a scenario and report its KPIs with 95 % confidence intervals."""
+    out = _out_for_report(out, report, scenario)
     spec = catalog.load(scenario, set_ or [])
     for warning in capacity_warnings(spec):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -81,6 +85,8 @@ def run(
     summary = result.summary()
     if out is not None:
         result.save(out)
+        if report:
+            _write_report(out, quiet or as_json)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
@@ -109,8 +115,10 @@ def whatif(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    report: ReportOpt = False,
 ) -> None:
     """Compare variants of a scenario with common random numbers: means, paired differences, ranking."""
+    out = _out_for_report(out, report, study)
     from scenarios.study import apply, is_study_file, load_study
     from scenarios.whatif import whatif as run_whatif
 
@@ -138,10 +146,16 @@ def whatif(
         result = run_whatif(
             variants, reps, master_seed, goal or "max throughput", workers, scheduler, store, progress=advance
         )
-    summary = result.summary() | {"command": _command_line()}
+    base = variants["base"]
+    summary = result.summary() | {
+        "command": _command_line(),
+        "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+    }
     if out is not None:
         files.write_parquet(out / "whatif.parquet", result.table())
         files.write_json(out / "summary.json", summary)
+        if report:
+            _write_report(out, quiet or as_json)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
@@ -154,8 +168,11 @@ def _parse_variants(items: list[str]) -> dict[str, dict[str, object]]:
     variants: dict[str, dict[str, object]] = {}
     for item in items:
         name, sep, override = item.partition(":")
-        if not sep or not name or "=" not in override:
+        key = override.partition("=")[0].strip()
+        if not sep or not name or "=" not in override or not key:
             raise ShopfloorError(f"--variant {item!r}: expected name:key.path=value")
+        if name == "base":
+            raise ShopfloorError(f"--variant {item!r}: 'base' is the unchanged scenario; give the variant another name")
         variants.setdefault(name, {}).update(_parse_overrides([override]))
     return variants
 
@@ -175,6 +192,7 @@ def sweep(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    report: ReportOpt = False,
 ) -> None:
     """Run a design of experiments (grid, Latin hypercube, Sobol) over decision variables; resumable."""
     from scenarios.study import load_study
@@ -195,10 +213,18 @@ def sweep(
         ) as advance,
     ):
         result = run_sweep(loaded.base, spec, reps, master_seed, study, workers, scheduler, store, advance)
-    summary = result.summary() | {"command": _command_line(), "seed": master_seed, "design": spec.design}
+    base = loaded.base
+    summary = result.summary() | {
+        "command": _command_line(),
+        "seed": master_seed,
+        "design": spec.design,
+        "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+    }
     files.write_parquet(out / "sweep.parquet", result.table)
     files.write_parquet(out / "points.parquet", result.points())
     files.write_json(out / "summary.json", summary)
+    if report:
+        _write_report(out, quiet or as_json)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
@@ -212,6 +238,61 @@ def sweep(
             pick = best.get("max" if kpi == "throughput" else "min")
             if pick:
                 out_console.print(f"best {kpi}: {pick}", highlight=False)
+
+
+@app.command()
+@user_errors
+def generate(
+    scenario: ScenarioArg,
+    rows: Annotated[int, typer.Option("--rows", "-n", min=1, help="Operation rows to generate.")],
+    out: Annotated[Path, typer.Option(help="Folder for operations.parquet, jobs.parquet and dataset.json.")],
+    set_: SetOpt = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Master seed (default: the scenario's).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a Dask scheduler to run on.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the dataset card as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Generate a machine-learning dataset (operation and job rows, Parquet) with its dataset card."""
+    from sim.dataset import generate as run_generate
+
+    spec = catalog.load(scenario, set_ or [])
+    show = not (quiet or as_json) and err_console.is_terminal
+    with progress_bar(err_console, "rows", rows, enabled=show) as advance:
+        card = run_generate(spec, rows, out, seed, workers, scheduler, advance, command=_command_line())
+    data = card.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        counts = ", ".join(f"{name}: {n:,}" for name, n in data["rows"].items())
+        out_console.print(
+            f"dataset written to [bold]{out}[/] ({counts}); card: {out / 'dataset.json'}", highlight=False
+        )
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    folder: Annotated[Path, typer.Argument(help="The --out folder of a run, what-if study or sweep.")],
+) -> None:
+    """Re-render report.html / report.md / summary.json from saved results, without simulating again."""
+    _write_report(folder, quiet=False)
+
+
+def _write_report(folder: Path, quiet: bool) -> None:
+    from reports.folders import folder_report
+    from reports.write import write_report
+
+    write_report(folder_report(folder), folder)
+    if not quiet:
+        out_console.print(f"report written to [bold]{folder / 'report.html'}[/] and report.md", highlight=False)
+
+
+def _out_for_report(out: Path | None, report: bool, name: str) -> Path | None:
+    """``--report`` needs a folder: ``--out`` or ``out/NAME``."""
+    if report and out is None:
+        return Path("out") / Path(name).stem
+    return out
 
 
 @contextlib.contextmanager

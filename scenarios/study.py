@@ -34,11 +34,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scenarios import catalog
 from sim.errors import ScenarioError
-from sim.spec import Scenario, _describe
+from sim.spec import Scenario, _describe, load_scenario
 
 
 class _Strict(BaseModel):
@@ -52,10 +52,11 @@ class StudyMeta(_Strict):
     seed: int | None = Field(None, ge=0)
     objective: str = "max throughput"
 
-    @model_validator(mode="after")
-    def _objective(self) -> StudyMeta:
-        parse_objective(self.objective)
-        return self
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: str) -> str:
+        parse_objective(value)
+        return value
 
 
 class Variable(_Strict):
@@ -165,17 +166,28 @@ def load_study(path: str | Path) -> Study:
         spec = StudySpec.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(source, [_describe(err) for err in exc.errors()]) from None
+    if "base" in spec.variants:
+        raise ScenarioError(
+            source, [("variants.base", "'base' is the unchanged scenario; give the variant another name")]
+        )
     scenario_ref = spec.study.scenario
     relative = path.parent / scenario_ref
-    base = catalog.load(relative if relative.is_file() else scenario_ref)
+    try:
+        base_path, label = catalog.resolve(relative if relative.is_file() else scenario_ref)
+    except ScenarioError:
+        names = ", ".join(catalog.bundled_names())
+        problem = f"no file {scenario_ref!r} next to the study, and no bundled scenario of that name ({names})"
+        raise ScenarioError(source, [("study.scenario", problem)]) from None
+    base = load_scenario(base_path, source=label)
     study = Study(spec, base, source)
     study.variants()  # validate every variant now, before anything runs
     if spec.sweep is not None:
         from scenarios.sweep import design_points, point_scenario  # a sweep validates its variables on the base
 
+        full = base.model_dump(mode="json", by_alias=True)
+        unknown = [name for name in spec.sweep.variables if not _exists(full, name)]
+        if unknown:
+            raise ScenarioError(source, [(f"sweep.variables.{n}", "no such key in the base scenario") for n in unknown])
         for i, point in enumerate(design_points(spec.sweep, study.seed)[:1]):
             point_scenario(base, point, source, f"sweep.point[{i}]")
-        for name in spec.sweep.variables:
-            if not _exists(base.model_dump(mode="json", by_alias=True), name):
-                raise ScenarioError(source, [(f"sweep.variables.{name}", "no such key in the base scenario")])
     return study

@@ -33,6 +33,7 @@ from scipy import stats
 from sim.bottleneck import STATES, bottleneck_kpis, codes, distinct_values, machine_timeline, state_time
 from sim.oee import OEE_KPIS, station_oee
 from sim.spec import Scenario
+from sim.warmup import auto_warmup
 
 STATE_KPIS = {state: "utilisation" if state == "busy" else state for state in STATES}
 BOTTLENECK_KPIS = ("bottleneck_sole", "bottleneck_shifting", "active_period_mean")
@@ -62,6 +63,7 @@ def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
         "tardiness_mean": KPIInfo(time_unit, "min", "mean tardiness of completed jobs"),
         "late_share": KPIInfo(share, "min", "share of completed jobs finished after their due date"),
         "makespan": KPIInfo(time_unit, "min", "first release to last completion of the order book"),
+        "warmup": KPIInfo(time_unit, "", 'warm-up chosen by MSER-5 with warmup = "auto" (start of the window)'),
         "released": KPIInfo("jobs", "", "jobs released during the whole run"),
         "completed": KPIInfo("jobs", "", "jobs completed during the whole run"),
         "scrapped": KPIInfo("jobs", "min", "jobs scrapped during the whole run"),
@@ -95,8 +97,13 @@ def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
 
 
 def measurement_window(scenario: Scenario, tables: Mapping[str, pa.Table]) -> tuple[float, float]:
-    """``(start, end)`` of the measured period."""
+    """``(start, end)`` of the measured period; with ``warmup = "auto"`` ``[d, d + horizon]``, ``d`` by MSER-5."""
     meta = scenario.scenario
+    if meta.warmup == "auto":
+        if meta.horizon is None:
+            raise ValueError('warmup = "auto" needs a horizon')
+        start = auto_warmup(tables, meta.horizon)
+        return start, start + meta.horizon
     if meta.horizon is not None:
         return meta.warmup, meta.warmup + meta.horizon
     completion = tables["jobs"]["completion"].to_numpy(zero_copy_only=False)
@@ -133,6 +140,8 @@ def replication_kpis(scenario: Scenario, tables: Mapping[str, pa.Table]) -> dict
     """All KPIs of one replication from its record tables (old or new schema)."""
     lo, hi = measurement_window(scenario, tables)
     kpis = _job_kpis(scenario, tables["jobs"], tables["wip"], lo, hi)
+    if scenario.scenario.warmup == "auto":
+        kpis["warmup"] = lo
     kpis.update(_station_kpis(scenario, tables, lo, hi))
     return {name: float(value) for name, value in kpis.items()}
 

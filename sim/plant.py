@@ -22,6 +22,7 @@ from sim.shifts import Calendar
 from sim.spec import Scenario, components
 from sim.station import Station
 from sim.streams import Streams
+from sim.warmup import run_length
 
 
 class Plant:
@@ -151,6 +152,10 @@ class Plant:
             assembly.defect_type = assembly.defect_type or component.defect_type
         self.records.exit(component, self.env.now, CONSUMED, parent=assembly.id)
 
+    def replace_component(self, scrapped: Job) -> None:
+        """Release a new component in place of a scrapped one, so that the kit it belonged to can be completed."""
+        self._send(self._new_job(self.product_names[scrapped.product], scrapped.due))
+
     def insert_rework(self, job: Job, inspection: Station) -> None:
         """After a flagged inspection: a rework operation, then the same inspection again."""
         spec = inspection.spec.inspection
@@ -193,13 +198,12 @@ class Plant:
     # -------------------------------------------------------------------------------------------------- run
 
     def run(self) -> Records:
-        """Simulate warm-up plus horizon (or until the order book is done) and return the records."""
-        meta = self.scenario.scenario
+        """Simulate ``run_length`` (warm-up + horizon, 2 × horizon with "auto", else to the order book's end)."""
         for station in self.stations.values():
             for machine in station.machines:
                 self.env.process(machine.run())
         self.env.process(self._order_release() if self.scenario.has_order_book else self._stream_release())
-        self.env.run(until=None if meta.horizon is None else meta.warmup + meta.horizon)
+        self.env.run(until=run_length(self.scenario))
         self._record_open_visits()
         return self.records
 

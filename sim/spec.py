@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from sim.batching import BatchSpec
 from sim.dispatch import RULES
@@ -27,7 +27,7 @@ from sim.faults import FaultSpec
 from sim.quality import InspectionSpec, QualitySpec
 from sim.sensors import ExcursionSpec, ParameterSpec, WearSpec
 from sim.setups import SetupSpec
-from sim.shifts import MINUTES_PER_UNIT, Calendar, CalendarSpec
+from sim.shifts import Calendar, CalendarSpec
 from sim.transport import TransportSpec
 
 
@@ -40,9 +40,30 @@ class ScenarioMeta(_Strict):
     description: str = ""
     time_unit: Literal["s", "min", "h"] = "min"
     calendar: str | None = Field(None, description="shift calendar of every station without its own")
-    warmup: float = Field(0.0, ge=0)
+    warmup: float | Literal["auto"] = Field(
+        0.0,
+        description='time discarded before measuring, or "auto": MSER-5 per replication (the run lasts 2 × horizon)',
+    )
     horizon: float | None = Field(None, gt=0, description="measured time after warm-up; None runs an order book out")
     seed: int = Field(0, ge=0)
+
+    @field_validator("warmup", mode="plain")
+    @classmethod
+    def _warmup(cls, value: Any) -> float | str:
+        """A number ≥ 0 (numeric text too, as pydantic reads floats) or the word ``"auto"``."""
+        if isinstance(value, str) and value.strip() == "auto":
+            return "auto"
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f'expected a number or "auto", got {_show(value)}') from None
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number, got {_show(value)}")
+        if number < 0:
+            raise ValueError(f"must be ≥ 0, got {_show(value)}")
+        return number
 
 
 class DueDate(_Strict):
@@ -380,6 +401,8 @@ def _cross_check(s: Scenario) -> list[tuple[str, str]]:
             problems.append(("release.product_mix", "required with 'interarrival' (e.g. { A = 0.7, B = 0.3 })"))
         if s.scenario.horizon is None:
             problems.append(("scenario.horizon", "required when jobs arrive as a stream"))
+    if s.scenario.warmup == "auto" and s.scenario.horizon is None:
+        problems.append(("scenario.warmup", '"auto" needs a horizon (the run lasts 2 × horizon)'))
     for product, share in rel.product_mix.items():
         if product not in products:
             problems.append((f"release.product_mix.{product}", f"no product named {product!r}"))
@@ -421,8 +444,6 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
         problems.append(("release.calendar", f"no calendar named {s.release.calendar!r}"))
     if s.scenario.calendar is not None and s.scenario.calendar not in calendars:
         problems.append(("scenario.calendar", f"no calendar named {s.scenario.calendar!r}"))
-    if s.calendars and s.scenario.time_unit not in MINUTES_PER_UNIT:
-        problems.append(("scenario.time_unit", "shift calendars need time_unit s, min or h"))
     for name, spec in s.calendars.items():
         if not Calendar(spec, s.scenario.time_unit).intervals:
             problems.append((f"calendars.{name}", "has no working time (no days, or breaks cover every shift)"))
@@ -443,8 +464,14 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
             for product in sorted(visiting.get(name, ())):
                 if product not in st.setup.families:
                     problems.append((f"{where}.setup.families", f"product {product!r} visits {name} but has no family"))
+            for product in st.setup.families:
+                if product not in s.products:
+                    problems.append((f"{where}.setup.families.{product}", f"no product named {product!r}"))
             for origin, target in st.setup.missing_pairs():
                 problems.append((f"{where}.setup.matrix", f"no change-over time from family {origin!r} to {target!r}"))
+        assembles = any(op.kit for spec in s.products.values() for op in spec.route if op.station == name)
+        if st.batch is not None and assembles:
+            problems.append((f"{where}.batch", "a batch station cannot also assemble kits"))
         if st.batch is not None and st.buffer is not None and st.buffer < st.batch.max:
             problems.append(
                 (f"{where}.buffer", f"a batch station needs buffer ≥ batch.max ({st.batch.max}), got {st.buffer}")
@@ -481,7 +508,7 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
                     problems.append((field, f"must be ≥ 1, got {count}"))
     for component, kit_stations in _kit_stations(s).items():
         if component in s.release.product_mix:
-            problems.append((f"release.product_mix.{component}", "a kit component is released with its assembly"))
+            problems.append((f"release.product_mix.{component}", _component_message(component, s)))
         if len(kit_stations) > 1:
             for product, spec in s.products.items():
                 for i, op in enumerate(spec.route):
@@ -495,7 +522,7 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
                         )
         for i, order in enumerate(s.release.orders or ()):
             if order.product == component:
-                problems.append((f"release.orders[{i}].product", "a kit component is released with its assembly"))
+                problems.append((f"release.orders[{i}].product", _component_message(component, s)))
     if s.transport is not None:
         for i, route in enumerate(s.transport.routes):
             for end in ("origin", "destination"):
@@ -507,3 +534,11 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
         elif fault.parameter is not None and fault.parameter not in s.stations[fault.station].parameters:
             problems.append((f"faults[{i}].parameter", f"{fault.station} has no parameter {fault.parameter!r}"))
     return problems
+
+
+def _component_message(component: str, s: Scenario) -> str:
+    parents = sorted(p for p, spec in s.products.items() for op in spec.route if component in (op.kit or {}))
+    return (
+        f"{component!r} is a kit component of {', '.join(parents)}: it is released with each of them and cannot be "
+        "released on its own"
+    )

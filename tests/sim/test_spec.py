@@ -115,7 +115,11 @@ BAD_INPUTS = [
         edit(FLOW, WELD, "[stations.weld]\nmachines = 2.5"),
         "stations.weld.machines: expected an integer, got 2.5",
     ),
-    ("warmup_text", edit(FLOW, "warmup = 1440", 'warmup = "a day"'), "scenario.warmup: expected a number, got 'a day'"),
+    (
+        "warmup_text",
+        edit(FLOW, "warmup = 1440", 'warmup = "a day"'),
+        "scenario.warmup: expected a number or \"auto\", got 'a day'",
+    ),
     (
         "product_mix_not_a_table",
         edit(MM1, "product_mix = { job = 1.0 }", 'product_mix = "job"'),

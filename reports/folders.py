@@ -1,0 +1,101 @@
+"""Reports of result folders, whatever produced them: a run, a what-if study or a sweep.
+
+``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet`` or a run's
+``summary.json``) and builds the matching report from the saved results only: nothing is simulated again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from reports.model import Report, ReportError, Reproducibility, Section, Table
+from reports.run import run_report
+from reports.study import sweep_sections, whatif_sections
+
+SWEEP_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")
+
+
+def _summary(folder: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{folder}: no summary.json; is this the --out folder of a run, what-if or sweep?") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{folder / 'summary.json'}: cannot read it: {exc}") from None
+    summary.pop("report", None)  # written by an earlier report into the same folder
+    return summary
+
+
+def _reproducibility(summary: Mapping[str, Any]) -> Reproducibility:
+    scenario = summary.get("scenario") or {}
+    return Reproducibility(
+        command=summary.get("command", ""),
+        scenario=scenario.get("name", ""),
+        scenario_hash=scenario.get("hash", ""),
+        seed=summary.get("seed"),
+        wall_time_s=summary.get("wall_time_s"),
+    )
+
+
+def whatif_report(folder: str | Path) -> Report:
+    """The report of a what-if study saved in ``folder``."""
+    folder = Path(folder)
+    summary = _summary(folder)
+    if "variants" not in summary or "differences" not in summary:
+        raise ReportError(f"{folder / 'summary.json'}: not the summary of a what-if study")
+    name = (summary.get("scenario") or {}).get("name", folder.name)
+    report = Report(f"What-if report: {name}", _reproducibility(summary), data=summary)
+    report.sections = whatif_sections(summary)
+    return report
+
+
+def sweep_report(folder: str | Path) -> Report:
+    """The report of a sweep saved in ``folder`` (``sweep.parquet`` and ``summary.json``)."""
+    folder = Path(folder)
+    summary = _summary(folder)
+    try:
+        table = pq.read_table(folder / "sweep.parquet")
+    except OSError as exc:
+        raise ReportError(f"{folder / 'sweep.parquet'}: cannot read it: {exc}") from None
+    decisions = [d for d in summary.get("decisions", []) if d in table.column_names]
+    kpis = [k for k in SWEEP_KPIS if k in table.column_names]
+    name = (summary.get("scenario") or {}).get("name", folder.name)
+    report = Report(f"Sweep report: {name}", _reproducibility(summary), data=summary)
+    overview = Section(
+        "sweep-overview",
+        "Design",
+        text=[
+            f"{summary.get('design', '?')} design: {summary.get('points')} points × {summary.get('replications')} "
+            f"replications, seed {summary.get('seed')}; {summary.get('simulated')} simulated in this call, the "
+            "rest from the evaluation cache."
+        ],
+    )
+    best_rows = []
+    for kpi, picks in (summary.get("best") or {}).items():
+        for sense in ("max", "min"):
+            pick = (picks or {}).get(sense)
+            if pick and kpi in kpis:
+                best_rows.append([kpi, sense, pick["point"], pick["value"], *[pick.get(d) for d in decisions]])
+    if best_rows:
+        overview.tables.append(
+            Table(["KPI", "best", "point", "value", *decisions], best_rows, caption="Best points", id="best_points")
+        )
+    report.sections = [overview, *sweep_sections(table, decisions, kpis)]
+    return report
+
+
+def folder_report(folder: str | Path) -> Report:
+    """The report of whatever result folder this is."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: no such folder")
+    if (folder / "whatif.parquet").exists():
+        return whatif_report(folder)
+    if (folder / "sweep.parquet").exists():
+        return sweep_report(folder)
+    return run_report(folder)

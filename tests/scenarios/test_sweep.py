@@ -1,0 +1,295 @@
+"""Sweeps: designs cover their space, results do not depend on the executor, a killed sweep resumes exactly."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from scenarios import catalog
+from scenarios.cache import EvaluationCache
+from scenarios.cli import app
+from scenarios.study import SweepSpec, Variable
+from scenarios.sweep import design_points, sweep
+from sim.spec import Scenario
+
+MACHINES = Variable(type="int", low=1, high=3)
+ARRIVAL = Variable(type="float", low=1.1, high=1.6)
+DISPATCH = Variable(type="choice", choices=["fifo", "spt", "edd"])
+VARIABLES = {
+    "stations.weld.machines": MACHINES,
+    "release.interarrival.mean": ARRIVAL,
+    "stations.weld.dispatch": DISPATCH,
+}
+
+
+def spec(design: str, points: int = 16, variables: dict[str, Variable] | None = None) -> SweepSpec:
+    return SweepSpec(design=design, points=points, variables=variables or VARIABLES)
+
+
+def sobol_points(s: SweepSpec, seed: int) -> list[dict]:
+    with warnings.catch_warnings():  # scipy warns when n is not a power of 2 (balance is lost, not validity)
+        warnings.simplefilter("ignore", UserWarning)
+        return design_points(s, seed)
+
+
+# ------------------------------------------------------------------------------------------------------- designs
+
+
+def test_grid_is_every_combination_of_the_levels() -> None:
+    points = design_points(spec("grid"), seed=1)
+    combos = [tuple(p.values()) for p in points]
+    expected = list(itertools.product([1, 2, 3], [1.1, 1.35, 1.6], ["fifo", "spt", "edd"]))
+    assert len(combos) == 27 == len(set(combos))
+    assert [c[0] for c in combos] == [c[0] for c in expected]  # first variable varies slowest
+    for got, want in zip(combos, expected, strict=True):
+        assert got[0] == want[0] and isinstance(got[0], int)
+        assert got[1] == pytest.approx(want[1])
+        assert got[2] == want[2]
+    assert all(list(p) == list(VARIABLES) for p in points)
+
+
+def test_grid_levels_of_floats_and_inclusive_integers() -> None:
+    variables = {
+        "stations.weld.buffer": Variable(type="int", low=2, high=6),
+        "release.interarrival.mean": Variable(type="float", low=1.0, high=2.0, levels=5),
+    }
+    points = design_points(spec("grid", variables=variables), seed=1)
+    assert sorted({p["stations.weld.buffer"] for p in points}) == [2, 3, 4, 5, 6]
+    assert sorted({p["release.interarrival.mean"] for p in points}) == pytest.approx([1.0, 1.25, 1.5, 1.75, 2.0])
+    assert len(points) == 25
+    # the grid ignores `points` and the seed
+    assert design_points(spec("grid", points=3, variables=variables), seed=2) == points
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol"])
+@pytest.mark.parametrize("points", [7, 30, 64])
+def test_sampled_designs_have_points_inside_the_bounds(design: str, points: int) -> None:
+    drawn = sobol_points(spec(design, points), seed=3)
+    assert len(drawn) == points
+    for p in drawn:
+        assert p["stations.weld.machines"] in (1, 2, 3) and isinstance(p["stations.weld.machines"], int)
+        assert 1.1 <= p["release.interarrival.mean"] <= 1.6 and isinstance(p["release.interarrival.mean"], float)
+        assert p["stations.weld.dispatch"] in ("fifo", "spt", "edd")
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol"])
+def test_integer_and_choice_levels_are_covered_evenly(design: str) -> None:
+    # A Latin hypercube of 48 points puts one point in each of 48 equal strata per axis: exactly 16 per level of a
+    # 3-level variable. The first 2^k scrambled Sobol points do the same for 2^k strata: with 32, a level spans 10
+    # whole strata and shares at most two with its neighbours, so it gets 10 to 12 points.
+    n = 48 if design == "lhs" else 32
+    drawn = sobol_points(spec(design, n), seed=4)
+    for name, levels in (("stations.weld.machines", [1, 2, 3]), ("stations.weld.dispatch", ["fifo", "spt", "edd"])):
+        counts = Counter(p[name] for p in drawn)
+        assert set(counts) == set(levels), counts
+        if design == "lhs":
+            assert sorted(counts.values()) == [16, 16, 16], counts
+        else:
+            assert all(10 <= c <= 12 for c in counts.values()), counts
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol"])
+def test_sampled_float_variables_stratify_their_range(design: str) -> None:
+    n = 32
+    drawn = sobol_points(spec(design, n), seed=6)
+    cells = sorted(int((p["release.interarrival.mean"] - 1.1) / 0.5 * n) for p in drawn)
+    assert cells == list(range(n))  # one point in each of n equal cells of [low, high)
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol"])
+def test_same_seed_same_design(design: str) -> None:
+    s = spec(design, 16)
+    assert sobol_points(s, 7) == sobol_points(s, 7)
+    assert sobol_points(s, 7) != sobol_points(s, 8)
+
+
+# -------------------------------------------------------------------------------------------------------- sweeps
+
+
+@pytest.fixture
+def base(line_file: Path) -> Scenario:
+    return catalog.load(line_file)
+
+
+SMALL = SweepSpec(
+    design="lhs",
+    points=6,
+    variables={
+        "stations.weld.machines": Variable(type="int", low=2, high=3),
+        "release.interarrival.mean": Variable(type="float", low=1.2, high=1.6),
+        "stations.weld.dispatch": Variable(type="choice", choices=["fifo", "spt"]),
+    },
+)
+
+
+def test_sweep_tabulates_every_point_and_replication(base: Scenario) -> None:
+    result = sweep(base, SMALL, replications=2, seed=3, workers=1)
+    points = design_points(SMALL, 3)
+    table = result.table
+    assert table.num_rows == 12 and result.simulated == 12
+    assert table["point"].to_pylist() == [p for p in range(6) for _ in range(2)]
+    assert table["replication"].to_pylist() == [0, 1] * 6
+    for name in SMALL.variables:
+        assert table[name].to_pylist() == [point[name] for point in points for _ in range(2)]
+    per_point = result.points()
+    assert per_point.num_rows == 6
+    thr = np.asarray(table["throughput"].to_pylist()).reshape(6, 2)
+    np.testing.assert_allclose(per_point["throughput"].to_pylist(), thr.mean(axis=1))
+    assert all(hw > 0 for hw in per_point["throughput.half_width"].to_pylist())
+    summary = result.summary()
+    assert summary["points"] == 6 and summary["replications"] == 2 and summary["simulated"] == 12
+    best = summary["best"]["throughput"]["max"]
+    assert best["value"] == max(per_point["throughput"].to_pylist())
+    assert set(SMALL.variables) <= set(best)
+
+
+def test_points_share_random_numbers(base: Scenario) -> None:
+    grid = SweepSpec(
+        design="grid",
+        variables={
+            "stations.weld.machines": Variable(type="int", low=2, high=3),
+            "stations.weld.dispatch": Variable(type="choice", choices=["fifo", "spt"]),
+        },
+    )
+    result = sweep(base, grid, replications=2, seed=8, workers=1)
+    # the arrival rate is not swept: replication r of every point releases the same jobs, replications differ
+    released = np.asarray(result.table["released"].to_pylist()).reshape(4, 2)
+    assert (released == released[0]).all() and released[0, 0] != released[0, 1]
+    cycle = np.asarray(result.table["cycle_time_mean"].to_pylist()).reshape(4, 2)
+    assert len(set(cycle[:, 0])) == 4  # while the decisions change what happens to those jobs
+
+
+def test_sweep_results_are_identical_on_every_executor(
+    base: Scenario, dask_scheduler: str, assert_same_table: Callable[[pa.Table, pa.Table], None]
+) -> None:
+    one = sweep(base, SMALL, replications=2, seed=21, workers=1)
+    two = sweep(base, SMALL, replications=2, seed=21, workers=2)
+    dask = sweep(base, SMALL, replications=2, seed=21, scheduler=dask_scheduler)
+    for other in (two, dask):
+        assert other.simulated == 12
+        assert_same_table(one.table, other.table)
+        assert_same_table(one.points(), other.points())
+        assert other.summary() == one.summary()
+
+
+def test_cached_sweep_simulates_only_new_points(base: Scenario, tmp_path: Path) -> None:
+    with EvaluationCache(tmp_path / "cache.sqlite") as cache:
+        first = sweep(base, SMALL, replications=2, seed=3, workers=1, cache=cache)
+        again = sweep(base, SMALL, replications=2, seed=3, workers=1, cache=cache)
+        more = sweep(base, SMALL, replications=3, seed=3, workers=1, cache=cache)
+        assert len(cache) == 18
+    assert (first.simulated, again.simulated, more.simulated) == (12, 0, 6)
+    assert first.table.equals(again.table)
+
+
+# ----------------------------------------------------------------------------------------------- killed and resumed
+
+RESUME_STUDY = """
+[study]
+name = "resume"
+scenario = "slow_line.toml"
+seed = 5
+
+[sweep]
+design = "lhs"
+points = 16
+replications = 2
+
+[sweep.variables]
+"stations.weld.machines" = { type = "int", low = 2, high = 3 }
+"stations.weld.buffer" = { type = "int", low = 2, high = 15 }
+"release.interarrival.mean" = { type = "float", low = 1.15, high = 1.6 }
+"stations.weld.dispatch" = { type = "choice", choices = ["fifo", "spt", "edd"] }
+"""
+TOTAL = 32  # 16 points × 2 replications, ~0.1 s each with a 2000 min horizon: ~4 s in all
+
+
+def count_rows(cache: Path) -> int | None:
+    """Rows in the cache, read through a read-only connection (None while the file or table does not exist)."""
+    if not cache.exists():
+        return None
+    try:
+        with sqlite3.connect(f"{cache.as_uri()}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+
+
+def integrity(cache: Path) -> str:
+    db = sqlite3.connect(f"{cache.as_uri()}?mode=ro", uri=True)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_killed_sweep_resumes_without_simulating_anything_twice(
+    tmp_path: Path, write_line: Callable[..., Path], assert_same_table: Callable[[pa.Table, pa.Table], None]
+) -> None:
+    write_line("slow_line.toml", 2000, 200)
+    study = tmp_path / "resume.toml"
+    study.write_text(RESUME_STUDY, encoding="utf-8")
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    cache = killed / "cache.sqlite"
+
+    command = [sys.executable, "-c", "from scenarios.cli import main; main()", "sweep", str(study)]
+    process = subprocess.Popen(
+        [*command, "--out", str(killed), "--workers", "1", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (count_rows(cache) or 0) < 4:
+            assert process.poll() is None, f"the sweep ended before it was killed: {process.stderr.read()!r}"
+            assert time.monotonic() < deadline, "the sweep wrote nothing to its cache within 60 s"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+    cached_before = count_rows(cache)
+    assert cached_before is not None and 4 <= cached_before < TOTAL, "kill the sweep mid-run: make the study slower"
+    assert integrity(cache) == "ok"
+    assert not (killed / "sweep.parquet").exists()
+
+    runner = CliRunner()
+    resumed = runner.invoke(app, ["sweep", str(study), "--out", str(killed), "--workers", "1", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["simulated"] == TOTAL - cached_before  # nothing simulated twice
+    assert count_rows(cache) == TOTAL
+    assert integrity(cache) == "ok"
+
+    fresh = runner.invoke(app, ["sweep", str(study), "--out", str(reference), "--workers", "1", "--quiet"])
+    assert fresh.exit_code == 0, fresh.output
+    assert json.loads((reference / "summary.json").read_text())["simulated"] == TOTAL
+    for name in ("sweep.parquet", "points.parquet"):
+        assert_same_table(pq.read_table(killed / name), pq.read_table(reference / name))
+    table = pq.read_table(killed / "sweep.parquet")
+    assert table.num_rows == TOTAL and not any(math.isnan(x) for x in table["throughput"].to_pylist())
+
+    # and a second rerun finds everything in the cache
+    rerun = runner.invoke(app, ["sweep", str(study), "--out", str(killed), "--workers", "1", "--json"])
+    assert rerun.exit_code == 0, rerun.output
+    assert json.loads(rerun.stdout)["simulated"] == 0
