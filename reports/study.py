@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow as pa
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from reports.figures import OKABE_ITO, WIDTH, label, png, style
@@ -62,7 +63,7 @@ def whatif_sections(data: Mapping[str, Any]) -> list[Section]:
         id="ranking",
     )
     text = [
-        f"Variants compared with the base {base!s} on common random numbers"
+        f"Variants compared with the base scenario ({base!s}) on common random numbers"
         + (f"; objective: {objective}." if objective else ".")
     ]
     if ranking:
@@ -88,7 +89,8 @@ def whatif_sections(data: Mapping[str, Any]) -> list[Section]:
         "whatif-differences",
         "Differences to the base",
         text=[
-            f"Each variant minus the base {base}, paired by replication. A difference is significant when its "
+            f"Each variant minus the base scenario ({base}), paired by replication. A difference is significant "
+            "when its "
             "confidence interval excludes 0 (filled markers)."
         ],
         tables=[kpi_table, diff_table],
@@ -183,6 +185,12 @@ def main_effects(table: pa.Table, decisions: Sequence[str], kpis: Sequence[str])
     return rows
 
 
+def short_name(dotted: str) -> str:
+    """A decision's dotted path shortened for a narrow axis: ``stations.weld.buffer`` -> ``weld.buffer``."""
+    parts = dotted.split(".")
+    return ".".join(parts[-2:]) if len(parts) > 2 else dotted
+
+
 def main_effects_plot(table: pa.Table, decisions: Sequence[str], kpis: Sequence[str]) -> bytes:
     """A grid: one row per KPI, one column per decision; mean KPI per level with its 95 % interval."""
     with style():
@@ -205,8 +213,12 @@ def main_effects_plot(table: pa.Table, decisions: Sequence[str], kpis: Sequence[
                 ax.plot(x, m, "o-", color=OKABE_ITO[0], ms=4)
                 if not np.isfinite(centres).all():
                     ax.set_xticks(x, [label(n) for n in names], rotation=30, ha="right")
+                elif np.allclose(x, np.round(x)):
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                 if r == len(kpis) - 1:
-                    ax.set_xlabel(label(decision))
+                    ax.set_xlabel(label(short_name(decision)), fontsize="small")
+                if r == 0:
+                    ax.set_title(label(short_name(decision)), fontsize="small")
                 if c == 0:
                     ax.set_ylabel(label(kpi))
         return png(fig)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -143,6 +144,7 @@ def whatif(
             err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
         ) as advance,
     ):
+        started = time.perf_counter()
         result = run_whatif(
             variants, reps, master_seed, goal or "max throughput", workers, scheduler, store, progress=advance
         )
@@ -150,6 +152,7 @@ def whatif(
     summary = result.summary() | {
         "command": _command_line(),
         "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+        "wall_time_s": round(time.perf_counter() - started, 3),
     }
     if out is not None:
         files.write_parquet(out / "whatif.parquet", result.table())
@@ -212,6 +215,7 @@ def sweep(
             err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
         ) as advance,
     ):
+        started = time.perf_counter()
         result = run_sweep(loaded.base, spec, reps, master_seed, study, workers, scheduler, store, advance)
     base = loaded.base
     summary = result.summary() | {
@@ -219,6 +223,7 @@ def sweep(
         "seed": master_seed,
         "design": spec.design,
         "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+        "wall_time_s": round(time.perf_counter() - started, 3),
     }
     files.write_parquet(out / "sweep.parquet", result.table)
     files.write_parquet(out / "points.parquet", result.points())

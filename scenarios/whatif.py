@@ -21,6 +21,8 @@ from scenarios.study import parse_objective
 from sim.kpi import Estimate, estimate, kpi_info
 from sim.spec import Scenario
 
+COUNTS = ("released", "completed", "scrapped", "consumed", "in_system")  # whole-run counts, not comparisons
+
 
 @dataclass
 class WhatIfResult:
@@ -116,7 +118,9 @@ def whatif(
     tasks = [Task(variants[name], seeds[name], r) for name in names for r in range(replications)]
     evaluation = evaluate(tasks, workers, scheduler, cache, progress)
     results = {name: evaluation.kpis[i * replications : (i + 1) * replications] for i, name in enumerate(names)}
-    plant_kpis = [k for k in results["base"][0] if not k.startswith("station.")]
+    plant_kpis = [k for k in results["base"][0] if not k.startswith("station.") and k not in COUNTS]
+    # a KPI that is the same in every replication of every variant (e.g. scrap in a line without quality) says nothing
+    plant_kpis = [k for k in plant_kpis if len({r.get(k) for reps in results.values() for r in reps}) > 1]
     return WhatIfResult(
         results, objective, seed, variants["base"].scenario.time_unit, evaluation.simulated, crn, plant_kpis
     )
