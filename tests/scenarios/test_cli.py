@@ -115,3 +115,30 @@ def test_console_script_exit_code_and_message():
     assert proc.returncode == 2
     assert "mm1.toml: scenario.seed (from --set): must be ≥ 0, got -1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_generate_writes_a_dataset_with_its_card(tmp_path: Path):
+    out = tmp_path / "data"
+    result = invoke("generate", "electronics_line", "--rows", "3000", "--out", str(out), "--workers", "1", "--json")
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    assert card["rows"]["operations"] == 3000
+    assert pq.read_table(out / "operations.parquet").num_rows == 3000
+    assert json.loads((out / "dataset.json").read_text()) == card
+
+
+def test_run_report_and_rerender(tmp_path: Path):
+    out = tmp_path / "run"
+    result = invoke("run", "mm1", "--set", "scenario.horizon=3000", "--workers", "1", "--out", str(out), "--report")
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "Run report: mm1" in html
+    (out / "report.html").unlink()
+    assert invoke("report", str(out)).exit_code == 0
+    assert (out / "report.html").read_text().count("<section") == html.count("<section")
+
+
+def test_report_of_a_folder_without_results_is_a_user_error(tmp_path: Path):
+    result = invoke("report", str(tmp_path))
+    assert result.exit_code == 2
+    assert "no summary.json" in result.output
