@@ -1,4 +1,4 @@
-# Quick start:  make demo   (set up .venv, run the bundled flow_line scenario)
+# Quick start:  make demo   (set up .venv, run the bundled flow_line scenario, write its report)
 #               make test   (set up .venv, lint, run the test suite)
 VENV ?= .venv
 PYTHON ?= python3
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/shopfloor run flow_line --replications 5 --out out/flow_line
+	$(BIN)/shopfloor run flow_line --replications 5 --out out/flow_line --report
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -28,14 +29,19 @@ def kpi_tables(summary: dict[str, Any]) -> list[Table]:
     scenario = summary["scenario"]
     n = summary["replications"]
     title = f"{scenario['name']} — {n} replication{'s' if n > 1 else ''}, seed {summary['seed']}"
-    plant = Table(title=title)
+    plant = Table(title=title, box=box.SIMPLE_HEAD)
     plant.add_column("KPI")
     plant.add_column("mean", justify="right")
     plant.add_column("95 % CI", justify="right")
     plant.add_column("unit")
     for name, entry in summary["kpis"].items():
         plant.add_row(name, _fmt(entry["mean"]), _ci(entry), entry["unit"])
-    stations = Table(title="stations: shares of machine time in %, queue in jobs, wait in " + scenario["time_unit"])
+    stations = Table(
+        title="stations: shares of machine time in %, queue in jobs, wait in " + scenario["time_unit"],
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     stations.add_column("station")
     columns = {
         "utilisation": "busy %",
@@ -59,8 +65,10 @@ def kpi_tables(summary: dict[str, Any]) -> list[Table]:
         for kpi in shown:
             scale, digits = (100, 1) if columns[kpi].endswith("%") else (1, 2)
             cells.append(_cell(entries.get(kpi), scale, digits))
-        label = f"{station} ◀ bottleneck" if station == summary.get("bottleneck") else station
+        label = f"{station} ★" if station == summary.get("bottleneck") else station
         stations.add_row(label, *cells)
+    if summary.get("bottleneck"):
+        stations.caption = "★ bottleneck (longest active periods)"
     return [plant, stations]
 
 
