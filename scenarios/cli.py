@@ -20,7 +20,7 @@ from scenarios.console import kpi_tables, progress_bar, whatif_table
 from sim import files
 from sim.capacity import capacity_warnings, offered_load
 from sim.errors import ShopfloorError
-from sim.experiment import default_workers, run_experiment
+from sim.experiment import run_experiment
 
 app = typer.Typer(
     name="shopfloor",
@@ -67,6 +67,7 @@ def run(
     replications: Annotated[int, typer.Option("--replications", "-r", min=1, help="Independent replications.")] = 1,
     seed: Annotated[int | None, typer.Option(min=0, help="Master seed (default: the scenario's).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a Dask scheduler to run on.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for records (Parquet), KPIs and summary.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
@@ -80,7 +81,7 @@ def run(
     show_progress = not (quiet or as_json) and err_console.is_terminal
     with progress_bar(err_console, "replications", replications, enabled=show_progress) as advance:
         result = run_experiment(
-            spec, replications, seed, workers or default_workers(), keep_tables=out is not None, progress=advance
+            spec, replications, seed, workers, keep_tables=out is not None, progress=advance, scheduler=scheduler
         )
     result.command = _command_line()
     summary = result.summary()

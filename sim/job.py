@@ -43,7 +43,3 @@ class Job:
     def op_time(self) -> float:
         """Processing time of the current operation."""
         return self.steps[self.step].time
-
-    @property
-    def op_times(self) -> list[float]:
-        return [s.time for s in self.steps]

@@ -93,9 +93,6 @@ class Station:
 
     def take(self, index: int) -> Job:
         """Remove the job at ``index`` from the queue, freeing its place."""
-        return self._take(index)
-
-    def _take(self, index: int) -> Job:
         job = self.queue.pop(index)
         self.occupied -= 1
         self._grant()
@@ -115,17 +112,17 @@ class Station:
                 return [], queue[0].queue_entry + batch.max_wait
             jobs = []
             while queue and len(jobs) < batch.max:
-                jobs.append(self._take(self.rule(queue, now, machine) if len(queue) > 1 else 0))
+                jobs.append(self.take(self.rule(queue, now, machine) if len(queue) > 1 else 0))
             return jobs, math.inf
         if self.has_kits:
             ready = [i for i, job in enumerate(queue) if self._kit_ready(job)]
             if not ready:
                 return [], math.inf
             pick = ready[self.rule([queue[i] for i in ready], now, machine) if len(ready) > 1 else 0]
-            job = self._take(pick)
+            job = self.take(pick)
             self._consume_kit(job)
             return [job], math.inf
-        return [self._take(self.rule(queue, now, machine) if len(queue) > 1 else 0)], math.inf
+        return [self.take(self.rule(queue, now, machine) if len(queue) > 1 else 0)], math.inf
 
     def _kit_ready(self, job: Job) -> bool:
         kit = job.steps[job.step].kit

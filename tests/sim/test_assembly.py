@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from mechanism_helpers import EPS, assert_problem, col, intervals, run, scenario
+from sim_helpers import EPS, assert_problem, col, intervals, run, scenario
 
 from sim.errors import ScenarioError
 from sim.kpi import replication_kpis

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from mechanism_helpers import EPS, assert_problem, intervals, run_guarded, scenario
+from sim_helpers import EPS, assert_problem, intervals, run_guarded, scenario
 
 TIMES = {"A": 20.0, "B": 30.0}  # a batch lasts as long as its longest job
 HORIZON = 5000.0

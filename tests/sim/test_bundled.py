@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from sim_helpers import col as _col
 
 import scenarios
 from sim.plant import simulate
@@ -16,15 +17,6 @@ from sim.sensors import deviations
 from sim.spec import Scenario
 
 PROCESS_SCENARIOS = ("electronics_line", "machining_cell")
-
-
-def _col(table: pa.Table, name: str) -> np.ndarray:
-    column = table[name].combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
-        return np.array(column.to_pylist(), dtype=object)
-    return column.to_numpy(zero_copy_only=False)
 
 
 @functools.cache

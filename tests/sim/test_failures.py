@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mechanism_helpers import EPS, assert_problem, col, intervals, max_concurrent, run, scenario, time_in_states
+from sim_helpers import EPS, assert_problem, col, intervals, max_concurrent, run, scenario, time_in_states
 
 from sim.failures import availability
 from sim.kpi import estimate, replication_kpis

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from scipy import stats
+from sim_helpers import col as _col
 
 from sim.plant import simulate
 from sim.spec import Scenario, _validate
@@ -18,15 +19,6 @@ ALPHA = 1e-3
 
 def _scenario(raw: dict[str, Any]) -> Scenario:
     return _validate(copy.deepcopy(raw), "x.toml", {})
-
-
-def _col(table: pa.Table, name: str) -> np.ndarray:
-    column = table[name].combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
-        return np.array(column.to_pylist(), dtype=object)
-    return column.to_numpy(zero_copy_only=False)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

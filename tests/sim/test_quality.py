@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from scipy import stats
+from sim_helpers import col as _col
 
 from sim.plant import simulate
 from sim.quality import DefectType, QualitySpec, defect_probability, type_weights
@@ -26,16 +27,6 @@ def _scenario(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> S
 
 def _tables(raw: dict[str, Any], seed: int | None = None, **overrides: Any) -> dict[str, pa.Table]:
     return simulate(_scenario(raw, overrides), 0, seed).tables()
-
-
-def _col(table: pa.Table, name: str) -> np.ndarray:
-    """A column as numpy; dictionary/string columns as object arrays of str (None for nulls)."""
-    column = table[name].combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
-        return np.array(column.to_pylist(), dtype=object)
-    return column.to_numpy(zero_copy_only=False)
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray | float:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from mechanism_helpers import EPS, assert_problem, intervals, run, scenario
+from sim_helpers import EPS, assert_problem, intervals, run, scenario
 
 FAMILIES = {"A": "small", "B": "small", "C": "large", "D": "xl"}
 MATRIX = {

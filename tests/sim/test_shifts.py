@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from mechanism_helpers import EPS, assert_problem, col, intervals, run, scenario
+from sim_helpers import EPS, assert_problem, col, intervals, run, scenario
 
 from sim.errors import ScenarioError
 from sim.kpi import estimate

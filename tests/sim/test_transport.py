@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mechanism_helpers import EPS, assert_problem, col, intervals, max_concurrent, run, scenario
 from scipy import stats
+from sim_helpers import EPS, assert_problem, col, intervals, max_concurrent, run, scenario
 
 from sim.kpi import estimate
 

@@ -50,14 +50,14 @@ def run_guarded(
 
 
 def col(table: pa.Table, name: str) -> np.ndarray:
-    """A column as a numpy array; dictionary and string columns come back as an object array of strings."""
+    """A column as a numpy array; dictionary, string and boolean columns as object arrays (None for nulls)."""
     column = table[name].combine_chunks()
     if pa.types.is_dictionary(column.type):
         names = np.array([*column.dictionary.to_pylist(), None], dtype=object)
         indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return names[indices]  # nulls (-1) pick the None at the end
-    if pa.types.is_string(column.type):
-        return np.array(column.to_pylist(), dtype=object)
+    if pa.types.is_string(column.type) or pa.types.is_boolean(column.type):
+        return np.array(column.to_pylist(), dtype=object)  # booleans may be null (``detected``)
     return column.to_numpy(zero_copy_only=False)
 
 
