@@ -112,6 +112,8 @@ class Calendar:
             for shift in spec.shifts:
                 a = day_start + _clock_minutes(shift.start)
                 on.append((a, a + shift.minutes))
+        # breaks are holes in whatever shift runs at that clock time, also a night shift begun the day before
+        for day_start in range(0, 7 * 1440, 1440):
             for brk in spec.breaks:
                 a = day_start + _clock_minutes(brk.start)
                 off.append((a, a + brk.minutes))

@@ -220,3 +220,17 @@ def test_a_calendar_without_working_time_is_an_error_naming_the_field():
         with pytest.raises(ScenarioError) as info:
             scenario(raw)
         assert any(field.startswith("calendars.two_shifts") for field, _ in info.value.problems), info.value.problems
+
+
+def test_a_break_after_midnight_pauses_a_night_shift_begun_on_the_last_listed_day():
+    calendar = Calendar(
+        CalendarSpec.model_validate(
+            {
+                "days": ["fri"],
+                "shifts": [{"start": "22:00", "end": "06:00"}],
+                "breaks": [{"start": "02:00", "minutes": 30}],
+            }
+        )
+    )
+    friday_22h, saturday_2h = 4 * 1440 + 22 * 60, 5 * 1440 + 2 * 60
+    assert calendar.intervals == [(friday_22h, saturday_2h), (saturday_2h + 30, saturday_2h + 4 * 60)]
