@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/engine.py --scenario flow_line job_shop mm1
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/generate.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
