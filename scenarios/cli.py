@@ -335,13 +335,17 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 @app.command("list")
 def list_scenarios() -> None:
     """List the bundled scenarios and studies."""
+    from rich.table import Table
+
+    table = Table(box=None, show_header=True, header_style="bold")
+    table.add_column("name", style="bold")
+    table.add_column("kind")
+    table.add_column("description")
     for name in catalog.bundled_names():
-        spec = catalog.load(name)
-        out_console.print(f"[bold]{name}[/]  {spec.scenario.description}", highlight=False)
+        table.add_row(name, "scenario", catalog.load(name).scenario.description)
     for name in catalog.study_names():
-        out_console.print(
-            f"[bold]{name}[/]  (study: shopfloor whatif {name} / shopfloor sweep {name})", highlight=False
-        )
+        table.add_row(name, "study", f"shopfloor whatif {name} · shopfloor sweep {name}")
+    out_console.print(table)
 
 
 @import_app.command("jssp")
