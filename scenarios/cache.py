@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 
+from sim import files
 from sim.errors import ShopfloorError
 
 _SCHEMA = """
@@ -40,7 +41,7 @@ class EvaluationCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        files.ensure_dir(self.path.parent)
         self.engine = engine_version()
         try:
             self._db = sqlite3.connect(self.path, timeout=30)

@@ -76,6 +76,8 @@ def run(
     """Simulate a scenario and report its KPIs with 95 % confidence intervals."""
     out = _out_for_report(out, report, scenario)
     spec = catalog.load(scenario, set_ or [])
+    if out is not None:
+        files.ensure_dir(out)  # before simulating, not after
     for warning in capacity_warnings(spec):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     show_progress = not (quiet or as_json) and err_console.is_terminal
@@ -126,6 +128,8 @@ def whatif(
 
     if is_study_file(catalog.resolve_study(study)):
         loaded = load_study(catalog.resolve_study(study))
+        if set_:
+            loaded.base = loaded.base.with_overrides(set_)  # --set changes the base, and so every variant
         variants = loaded.variants()
         reps = replications or loaded.spec.study.replications
         master_seed = loaded.seed if seed is None else seed
@@ -136,6 +140,8 @@ def whatif(
         reps, master_seed, goal = replications or 5, base.scenario.seed if seed is None else seed, objective
     for name, overrides in _parse_variants(variant or []).items():
         variants[name] = apply(variants["base"], overrides, "--variant", name)
+    if out is not None:
+        files.ensure_dir(out)
     if len(variants) < 2:
         raise ShopfloorError(f"{study}: nothing to compare; add [variants.NAME] tables or --variant name:key=value")
     total = reps * len(variants)
@@ -203,10 +209,15 @@ def sweep(
     from scenarios.sweep import design_points
     from scenarios.sweep import sweep as run_sweep
 
-    loaded = load_study(catalog.resolve_study(study))
+    path = catalog.resolve_study(study)
+    if not path.is_file():
+        names = ", ".join(catalog.study_names())
+        raise ShopfloorError(f"{study}: not a study file or the name of a bundled study ({names})")
+    loaded = load_study(path)
     spec = loaded.spec.sweep
     if spec is None:
         raise ShopfloorError(f"{study}: no [sweep] table")
+    files.ensure_dir(out)
     reps = replications or spec.replications or loaded.spec.study.replications
     master_seed = loaded.seed if seed is None else seed
     total = reps * len(design_points(spec, master_seed))
@@ -263,6 +274,7 @@ def generate(
     from sim.dataset import generate as run_generate
 
     spec = catalog.load(scenario, set_ or [])
+    files.ensure_dir(out)
     show = not (quiet or as_json) and err_console.is_terminal
     with progress_bar(err_console, "rows", rows, enabled=show) as advance:
         card = run_generate(spec, rows, out, seed, workers, scheduler, advance, command=_command_line())

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scenarios.cache import EvaluationCache
-from sim.executors import make_executor
+from sim.executors import default_workers, make_executor
 from sim.experiment import run_replication
 from sim.spec import Scenario
 
@@ -55,7 +55,7 @@ def evaluate(
     if progress:
         progress(done)
     if missing:
-        with make_executor(min(workers or 0, len(missing)) or None, scheduler) as executor:
+        with make_executor(min(workers or default_workers(), len(missing)), scheduler) as executor:
             for i, kpis in zip(missing, executor.map(simulate_task, [tasks[i] for i in missing]), strict=True):
                 results[i] = kpis
                 if cache is not None:

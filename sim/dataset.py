@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import ShopfloorError
 from sim.executors import make_executor
-from sim.files import write_atomic, write_json
+from sim.files import ensure_dir, write_atomic, write_json
 from sim.kpi import measurement_window
 from sim.plant import simulate
 from sim.spec import Scenario
@@ -196,7 +196,7 @@ def generate(
         raise ValueError("row_group_rows must be ≥ 1")
     seed = scenario.scenario.seed if seed is None else seed
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     balance = {t: _Balance(_BALANCE[t]) for t in TABLES}
     result: dict[str, Any] = {}
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 
 from sim.capacity import capacity_warnings
-from sim.executors import make_executor
+from sim.executors import default_workers, make_executor
 from sim.kpi import replication_kpis
 from sim.plant import simulate
 from sim.results import Replication, RunResult
@@ -48,7 +48,7 @@ def run_experiment(
     started = time.perf_counter()
     task = partial(_replication, scenario=scenario, seed=seed, keep_tables=keep_tables)
     results: list[Replication] = []
-    with make_executor(min(workers, replications) if workers else None, scheduler) as executor:
+    with make_executor(min(workers or default_workers(), replications), scheduler) as executor:
         for result in executor.map(task, range(replications)):
             results.append(result)
             if progress:

@@ -202,8 +202,14 @@ class Plant:
         for station in self.stations.values():
             for machine in station.machines:
                 self.env.process(machine.run())
-        self.env.process(self._order_release() if self.scenario.has_order_book else self._stream_release())
-        self.env.run(until=run_length(self.scenario))
+        release = self.env.process(self._order_release() if self.scenario.has_order_book else self._stream_release())
+        until = run_length(self.scenario)
+        if until is None:
+            # an order book without horizon ends when its last job leaves; idle machines waiting for a shift, a
+            # failure or maintenance would otherwise keep the clock running for ever
+            until = self.env.event()
+            self.records.on_empty = lambda: release.triggered and not until.triggered and until.succeed()
+        self.env.run(until=until)
         self._record_open_visits()
         return self.records
 

@@ -14,6 +14,7 @@ Tables (every row carries its replication index):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +67,7 @@ class Records:
         self.wip_level: list[int] = [0]
         # transports
         self.moves: list[tuple[int, int, int, float, float, float, int]] = []
+        self.on_empty: Callable[[], None] | None = None  # called whenever the last job in the system leaves
 
     def release(self, product: int, time: float, due: float, order: str | None = None) -> int:
         """Record a released job and return its id."""
@@ -94,6 +96,8 @@ class Records:
         self.job_parent[i] = parent
         self.wip_time.append(time)
         self.wip_level.append(self.wip_level[-1] - 1)
+        if self.on_empty is not None and self.wip_level[-1] == 0:
+            self.on_empty()
 
     def state(self, station: int, machine: int, time: float, state: int) -> None:
         self.st_station.append(station)

@@ -125,26 +125,35 @@ class Calendar:
         self.intervals = [(a / unit, b / unit) for a, b in intervals]
         self._starts = [a for a, _ in self.intervals]
         self.always_on = self.intervals == [(0.0, self.week)]
+        self._tol = 1e-9 * self.week
 
     @property
     def on_share(self) -> float:
         """Share of the week on shift."""
         return sum(b - a for a, b in self.intervals) / self.week
 
-    def _locate(self, t: float) -> tuple[float, int]:
+    def _position(self, t: float) -> tuple[float, int, bool]:
+        """``(start of t's week, index of the last interval starting at or before t, whether t is on shift)``.
+
+        Boundaries are compared with a tolerance, so that ``is_on``, ``next_on`` and ``next_off`` always agree and
+        always move time forward, even where a boundary (17.4 min, 10 min in hours) is not exact in floating point.
+        """
         base = math.floor(t / self.week) * self.week
-        return base, bisect.bisect_right(self._starts, t - base) - 1
+        x = t - base
+        if x > self.week - self._tol:  # rounding left t at the very end of the previous week
+            base, x = base + self.week, x - self.week
+        i = bisect.bisect_right(self._starts, x + self._tol) - 1
+        return base, i, i >= 0 and x < self.intervals[i][1] - self._tol
 
     def is_on(self, t: float) -> bool:
-        base, i = self._locate(t)
-        return i >= 0 and t - base < self.intervals[i][1]
+        return self._position(t)[2]
 
     def next_on(self, t: float) -> float:
         """``t`` if on shift, else the start of the next shift."""
         if not self.intervals:
             return math.inf
-        base, i = self._locate(t)
-        if i >= 0 and t - base < self.intervals[i][1]:
+        base, i, on = self._position(t)
+        if on:
             return t
         if i + 1 < len(self.intervals):
             return base + self.intervals[i + 1][0]
@@ -154,14 +163,14 @@ class Calendar:
         """End of the shift running at ``t`` (``t`` itself when off shift; inf when always on)."""
         if self.always_on:
             return math.inf
-        base, i = self._locate(t)
-        if i >= 0 and t - base < self.intervals[i][1]:
-            end = base + self.intervals[i][1]
-            # a shift ending at Sunday midnight may go on into Monday's first shift
-            if self.intervals[i][1] == self.week and self.intervals[0][0] == 0.0:
-                return end + self.intervals[0][1]
-            return end
-        return t
+        base, i, on = self._position(t)
+        if not on:
+            return t
+        end = base + self.intervals[i][1]
+        # a shift ending at Sunday midnight may go on into Monday's first shift
+        if self.intervals[i][1] == self.week and self.intervals[0][0] == 0.0:
+            return end + self.intervals[0][1]
+        return end
 
     def advance(self, t: float, work: float) -> float:
         """The time at which ``work`` units of on-shift time have passed since ``t``."""

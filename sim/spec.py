@@ -245,6 +245,9 @@ def _parse_overrides(overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, 
     return parsed
 
 
+_OVERRIDE_NAMED = ("stations", "products", "calendars", "crews")  # --set changes these, never adds to them
+
+
 def _apply_override(raw: dict[str, Any], dotted: str, value: Any) -> str | None:
     """Set ``raw[a][b][c] = value`` for ``"a.b.c"``; return a problem message or None."""
     parts = dotted.split(".")
@@ -259,6 +262,10 @@ def _apply_override(raw: dict[str, Any], dotted: str, value: Any) -> str | None:
             else:
                 node = node[int(part)]
         elif isinstance(node, dict):
+            if i > 0 and parts[i - 1] in _OVERRIDE_NAMED and part not in node:
+                # a typo such as stations.wled.machines would otherwise add a new station silently
+                known = ", ".join(node) or "none"
+                return f"no {parts[i - 1].rstrip('s')} named {part!r} ({parts[i - 1]}: {known})"
             if last:
                 node[part] = value
             else:
@@ -506,6 +513,9 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
                     problems.append((field, "a product cannot be a component of itself"))
                 if count < 1:
                     problems.append((field, f"must be ≥ 1, got {count}"))
+    cycle = _kit_cycle(s)
+    if cycle:
+        problems.append((f"products.{cycle[0]}", f"kits form a cycle: {' → '.join(cycle)} (each needs the next)"))
     for component, kit_stations in _kit_stations(s).items():
         if component in s.release.product_mix:
             problems.append((f"release.product_mix.{component}", _component_message(component, s)))
@@ -542,3 +552,28 @@ def _component_message(component: str, s: Scenario) -> str:
         f"{component!r} is a kit component of {', '.join(parents)}: it is released with each of them and cannot be "
         "released on its own"
     )
+
+
+def _kit_cycle(s: Scenario) -> list[str]:
+    """A cycle of products each needing the next as a kit component (empty if there is none)."""
+    needs = {p: [c for op in spec.route for c in (op.kit or {}) if c in s.products] for p, spec in s.products.items()}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+
+    def visit(product: str, path: list[str]) -> list[str]:
+        state[product] = 1
+        for component in needs[product]:
+            if state.get(component) == 1:
+                return [*path[path.index(component) :], component] if component in path else [product, component]
+            if component not in state:
+                found = visit(component, [*path, component])
+                if found:
+                    return found
+        state[product] = 2
+        return []
+
+    for product in s.products:
+        if product not in state:
+            found = visit(product, [product])
+            if found:
+                return found
+    return []

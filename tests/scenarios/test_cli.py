@@ -142,3 +142,21 @@ def test_report_of_a_folder_without_results_is_a_user_error(tmp_path: Path):
     result = invoke("report", str(tmp_path))
     assert result.exit_code == 2
     assert "no summary.json" in result.output
+
+
+def test_an_output_path_that_is_a_file_is_a_user_error_before_simulating(tmp_path: Path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    for args in (["run", "mm1"], ["generate", "mm1", "--rows", "10"], ["sweep", "weld_capacity"]):
+        result = invoke(*args, "--out", str(blocker))
+        assert result.exit_code == 2, args
+        assert f"{blocker}: exists and is not a folder" in result.output
+    assert blocker.read_text() == "keep me"
+
+
+def test_whatif_of_a_study_applies_set_to_the_base_and_every_variant():
+    args = ["whatif", "weld_capacity", "-r", "2", "--workers", "1", "--json"]
+    plain = json.loads(invoke(*args, "--set", "scenario.horizon=300").stdout)
+    longer = json.loads(invoke(*args, "--set", "scenario.horizon=600").stdout)
+    assert plain["scenario"]["hash"] != longer["scenario"]["hash"]
+    assert plain["variants"]["third_welder"]["throughput"] != longer["variants"]["third_welder"]["throughput"]

@@ -161,3 +161,17 @@ def test_other_kit_errors_name_the_field():
     raw = gearbox_plant()
     raw["products"]["gearbox"]["route"][1]["kit"] = {"gearbox": 1}
     assert_problem(raw, "products.gearbox.route[1].kit.gearbox", "component of itself")
+
+
+def test_kits_that_need_each_other_are_an_error_naming_the_cycle():
+    raw = {
+        "scenario": {"name": "cycle", "horizon": 100.0},
+        "release": {"interarrival": 1.0, "product_mix": {"crate": 1.0}},
+        "stations": {"s": {}},
+        "products": {
+            "crate": {"route": [{"station": "s", "time": 1.0, "kit": {"box": 1}}]},
+            "box": {"route": [{"station": "s", "time": 1.0, "kit": {"lid": 1}}]},
+            "lid": {"route": [{"station": "s", "time": 1.0, "kit": {"box": 1}}]},
+        },
+    }
+    assert_problem(raw, "products.box", "kits form a cycle: box → lid → box")

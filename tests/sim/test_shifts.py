@@ -234,3 +234,38 @@ def test_a_break_after_midnight_pauses_a_night_shift_begun_on_the_last_listed_da
     )
     friday_22h, saturday_2h = 4 * 1440 + 22 * 60, 5 * 1440 + 2 * 60
     assert calendar.intervals == [(friday_22h, saturday_2h), (saturday_2h + 30, saturday_2h + 4 * 60)]
+
+
+@pytest.mark.parametrize(("unit", "break_minutes"), [("min", 17.4), ("h", 10.0), ("s", 7.3), ("min", 10.0)], ids=str)
+def test_calendar_lookups_agree_and_move_forward_at_inexact_boundaries(unit, break_minutes):
+    """Boundaries such as 17.4 min or 10 min in hours are not exact in floating point; time must still advance."""
+    spec = {
+        "shifts": [{"start": "06:00", "hours": 8}, {"start": "22:00", "end": "06:00"}],
+        "breaks": [{"start": "10:00", "minutes": break_minutes}, {"start": "02:10", "minutes": break_minutes}],
+    }
+    calendar = Calendar(CalendarSpec.model_validate(spec), unit)
+    boundaries = [b for interval in calendar.intervals for b in interval]
+    for week in range(200):
+        for b in boundaries:
+            for t in (week * calendar.week + b, week * calendar.week + b * (1 + 1e-15)):
+                start = calendar.next_on(t)
+                assert start >= t and calendar.is_on(start)
+                assert calendar.next_off(start) > start
+                assert not calendar.is_on(t) or calendar.next_off(t) > t
+
+
+def test_an_order_book_without_horizon_ends_with_its_last_job_despite_shifts_and_failures():
+    raw = {
+        "scenario": {"name": "book"},
+        "calendars": {"day": {"shifts": [{"start": "08:00", "hours": 8}]}},
+        "release": {
+            "orders": [{"id": "a", "product": "p", "release": 0.0}, {"id": "b", "product": "p", "release": 600.0}]
+        },
+        "stations": {
+            "s": {"calendar": "day", "failures": {"mtbf": 1e6, "mttr": 1.0, "basis": "calendar"}},
+        },
+        "products": {"p": {"route": [{"station": "s", "time": 30.0}]}},
+    }
+    tables = run(scenario(raw))
+    completion = col(tables["jobs"], "completion")
+    assert completion.tolist() == [510.0, 630.0]  # a waits for the 08:00 shift; b is released at 600

@@ -644,3 +644,11 @@ def test_capacity_warnings_on_an_overloaded_scenario() -> None:
     at_capacity = scenarios.load("mm1", ["release.interarrival.mean=1.0"])
     assert len(capacity_warnings(at_capacity)) == 1  # a load of exactly 1 also grows without bound
     assert math.isclose(offered_load(at_capacity)["server"], 1.0)
+
+
+def test_set_never_adds_a_station_or_product_through_a_typo() -> None:
+    assert message(FLOW, ["stations.wled.machines=3"]) == (
+        "flow_line.toml: stations.wled.machines (from --set): no station named 'wled' "
+        "(stations: cut, drill, weld, paint, pack)"
+    )
+    assert "no product named 'C'" in message(FLOW, ["products.C.route.0.time.mean=2"])
