@@ -10,6 +10,7 @@ import pytest
 
 import scenarios
 from sim.plant import simulate
+from sim.spec import _validate
 from sim.streams import Streams
 
 
@@ -88,7 +89,9 @@ def test_an_unused_station_does_not_change_the_simulation() -> None:
     """Common random numbers at plant level: a station no route visits leaves every record unchanged."""
     overrides = ["scenario.warmup=0", "scenario.horizon=300"]
     base = scenarios.load("flow_line", overrides)
-    extra = scenarios.load("flow_line", [*overrides, "stations.inspect.machines=1", "stations.inspect.dispatch=spt"])
+    raw = base.to_dict()
+    raw["stations"]["inspect"] = {"machines": 1, "dispatch": "spt"}
+    extra = _validate(raw, "flow_line.toml", {})
     a, b = simulate(base).tables(), simulate(extra).tables()
     assert a["jobs"].num_rows > 100
     assert_same_table(a["jobs"], b["jobs"])
