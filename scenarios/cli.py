@@ -173,7 +173,7 @@ def whatif(
 
 
 def _parse_variants(items: list[str]) -> dict[str, dict[str, object]]:
-    from sim.spec import _parse_overrides
+    from sim.spec import parse_overrides
 
     variants: dict[str, dict[str, object]] = {}
     for item in items:
@@ -183,7 +183,7 @@ def _parse_variants(items: list[str]) -> dict[str, dict[str, object]]:
             raise ShopfloorError(f"--variant {item!r}: expected name:key.path=value")
         if name == "base":
             raise ShopfloorError(f"--variant {item!r}: 'base' is the unchanged scenario; give the variant another name")
-        variants.setdefault(name, {}).update(_parse_overrides([override]))
+        variants.setdefault(name, {}).update(parse_overrides([override]))
     return variants
 
 
@@ -370,11 +370,11 @@ def import_jssp(
 ) -> None:
     """Convert a job-shop instance (n_jobs n_machines, then `machine duration` pairs) into a scenario."""
     from sim import jssp
-    from sim.spec import _validate
+    from sim.spec import scenario_from_dict
 
     instance = jssp.read_jssp(file)
     data = jssp.jssp_scenario(instance, name or file.stem, dispatch)
-    _validate(json.loads(json.dumps(data)), str(output), {})  # refuse to write a scenario that would not load
+    scenario_from_dict(data, str(output))  # refuse to write a scenario that would not load
     jssp.write_scenario_toml(data, output)
     out_console.print(
         f"wrote {output}: {instance.n_jobs} jobs × {instance.n_machines} machines, dispatch {dispatch}", highlight=False

@@ -159,7 +159,7 @@ class Scenario(_Strict):
 
     def with_overrides(self, overrides: Iterable[str] | Mapping[str, Any]) -> Scenario:
         """A new scenario with dotted-path overrides applied and validated."""
-        return _validate(self.to_dict(), self._source, _parse_overrides(overrides))
+        return _validate(self.to_dict(), self._source, parse_overrides(overrides))
 
 
 def _drop_none(value: Any) -> Any:
@@ -185,7 +185,7 @@ def load_scenario(
     """
     path = Path(path)
     source = source or str(path)
-    parsed = _parse_overrides(overrides)
+    parsed = parse_overrides(overrides)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -195,6 +195,11 @@ def load_scenario(
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
     return _validate(raw, source, parsed, base_dir=path.parent)
+
+
+def scenario_from_dict(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as plain data (as read from TOML); errors name ``source``."""
+    return _validate(json.loads(json.dumps(raw)), source, {})
 
 
 def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]]:
@@ -229,7 +234,8 @@ def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]
     return orders
 
 
-def _parse_overrides(overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+def parse_overrides(overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """``["a.b=1", "c=spt"]`` -> ``{"a.b": 1, "c": "spt"}`` (values parsed as TOML, else kept as text)."""
     if isinstance(overrides, Mapping):
         return dict(overrides)
     parsed: dict[str, Any] = {}
