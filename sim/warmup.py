@@ -1,8 +1,11 @@
 """Automatic warm-up by MSER-5 (the Marginal Standard Error Rule on batch means of 5 observations).
 
 With ``warmup = "auto"`` a replication runs for ``2 × horizon``; the truncation point ``d`` is chosen by MSER-5
-within the first half of the run, from that replication's own records, and the KPIs are measured in
-``[d, d + horizon]``, so the horizon keeps its meaning (time measured after the warm-up).
+within the first half of the run and the KPIs are measured in ``[d, d + horizon]``, so the horizon keeps its
+meaning (time measured after the warm-up). ``sim.experiment.run_experiment`` pools: it applies MSER-5 to the mean
+series of all replications (a pilot pass) and measures each in the same window; a replication evaluated alone
+(``auto_warmup`` on its own records) uses its own series, which is biased low in heavy traffic because it also
+cuts after that replication's upward excursions.
 
 The default output series is the number of jobs in the system (WIP), time-averaged over equal time bins
 (``BINS`` bins over the run). It is defined at every moment whatever leaves the plant (completed, scrapped or
