@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,21 +13,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from reports.model import Report, ReportError, Reproducibility, Section, Table
-from reports.run import run_report
+from reports.run import read_summary, run_report
 from reports.study import sweep_sections, whatif_sections
 
 SWEEP_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")
-
-
-def _summary(folder: Path) -> dict[str, Any]:
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{folder}: no summary.json; is this the --out folder of a run, what-if or sweep?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{folder / 'summary.json'}: cannot read it: {exc}") from None
-    summary.pop("report", None)  # written by an earlier report into the same folder
-    return summary
 
 
 def _reproducibility(summary: Mapping[str, Any]) -> Reproducibility:
@@ -45,7 +33,7 @@ def _reproducibility(summary: Mapping[str, Any]) -> Reproducibility:
 def whatif_report(folder: str | Path) -> Report:
     """The report of a what-if study saved in ``folder``."""
     folder = Path(folder)
-    summary = _summary(folder)
+    summary = read_summary(folder)
     if "variants" not in summary or "differences" not in summary:
         raise ReportError(f"{folder / 'summary.json'}: not the summary of a what-if study")
     name = (summary.get("scenario") or {}).get("name", folder.name)
@@ -57,7 +45,7 @@ def whatif_report(folder: str | Path) -> Report:
 def sweep_report(folder: str | Path) -> Report:
     """The report of a sweep saved in ``folder`` (``sweep.parquet`` and ``summary.json``)."""
     folder = Path(folder)
-    summary = _summary(folder)
+    summary = read_summary(folder)
     try:
         table = pq.read_table(folder / "sweep.parquet")
     except OSError as exc:

@@ -59,16 +59,22 @@ def _decoded(table: pa.Table, column: str) -> np.ndarray:
     return np.asarray(chunked.to_pylist(), dtype=object)
 
 
-def run_report(folder: str | Path, title: str | None = None) -> Report:
-    """The report of the run saved in ``folder`` (by ``RunResult.save``)."""
-    folder = Path(folder)
+def read_summary(folder: Path) -> dict[str, Any]:
+    """The ``summary.json`` of a result folder, without the ``report`` entry an earlier report added to it."""
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReportError(f"{folder}: no summary.json; is this the --out folder of a run?") from None
+        raise ReportError(f"{folder}: no summary.json; is this the --out folder of a run, what-if or sweep?") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ReportError(f"{folder / 'summary.json'}: cannot read it: {exc}") from None
-    summary.pop("report", None)  # a report written into the run folder extends summary.json
+    summary.pop("report", None)
+    return summary
+
+
+def run_report(folder: str | Path, title: str | None = None) -> Report:
+    """The report of the run saved in ``folder`` (by ``RunResult.save``)."""
+    folder = Path(folder)
+    summary = read_summary(folder)
     if not isinstance(summary.get("kpis"), dict) or "scenario" not in summary:
         raise ReportError(f"{folder / 'summary.json'}: not the summary of a run (no kpis or scenario)")
     scenario_meta = summary["scenario"]

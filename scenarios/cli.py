@@ -145,12 +145,7 @@ def whatif(
     if len(variants) < 2:
         raise ShopfloorError(f"{study}: nothing to compare; add [variants.NAME] tables or --variant name:key=value")
     total = reps * len(variants)
-    with (
-        _cache(out, cache, no_cache) as store,
-        progress_bar(
-            err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
-        ) as advance,
-    ):
+    with _simulations(out, cache, no_cache, total, show=not (quiet or as_json)) as (store, advance):
         started = time.perf_counter()
         result = run_whatif(
             variants, reps, master_seed, goal or "max throughput", workers, scheduler, store, progress=advance
@@ -221,12 +216,7 @@ def sweep(
     reps = replications or spec.replications or loaded.spec.study.replications
     master_seed = loaded.seed if seed is None else seed
     total = reps * len(design_points(spec, master_seed))
-    with (
-        _cache(out, cache, no_cache) as store,
-        progress_bar(
-            err_console, "simulations", total, enabled=not (quiet or as_json) and err_console.is_terminal
-        ) as advance,
-    ):
+    with _simulations(out, cache, no_cache, total, show=not (quiet or as_json)) as (store, advance):
         started = time.perf_counter()
         result = run_sweep(loaded.base, spec, reps, master_seed, study, workers, scheduler, store, advance)
     base = loaded.base
@@ -314,15 +304,17 @@ def _out_for_report(out: Path | None, report: bool, name: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def _cache(out: Path | None, path: Path | None, disabled: bool):
+def _simulations(out: Path | None, cache: Path | None, no_cache: bool, total: int, show: bool):
+    """The evaluation cache (``cache``, else ``OUT/cache.sqlite``; none with ``--no-cache``) and a progress bar."""
     from scenarios.cache import EvaluationCache
 
-    target = path or (out / "cache.sqlite" if out is not None else None)
-    if disabled or target is None:
-        yield None
-        return
-    with EvaluationCache(target) as store:
-        yield store
+    target = None if no_cache else cache or (out / "cache.sqlite" if out is not None else None)
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(EvaluationCache(target)) if target is not None else None
+        advance = stack.enter_context(
+            progress_bar(err_console, "simulations", total, enabled=show and err_console.is_terminal)
+        )
+        yield store, advance
 
 
 def _command_line() -> str:
