@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import simpy
+
 from sim.distributions import make_sampler
 from sim.job import Job, Step
 from sim.quality import defect_probability, type_weights
@@ -236,6 +238,19 @@ class Machine:
             if remaining <= _EPS:
                 return interrupted, False
 
+    def _blocked_until(self, place: simpy.Event):
+        """Hold the finished job until ``place`` fires; time off shift meanwhile counts as off shift, not blocked."""
+        env, calendar = self.env, self.station.calendar
+        while not place.triggered:
+            if calendar is None:
+                self.set_state(BLOCKED)
+                yield place
+                return
+            on = calendar.is_on(env.now)
+            self.set_state(BLOCKED if on else OFF_SHIFT)
+            change = calendar.next_off(env.now) if on else calendar.next_on(env.now)
+            yield place | env.timeout(change - env.now)
+
     def _with_crew(self, name: str | None, state: int, duration: float):
         self.set_state(state)
         crew = self.plant.crews.get(name) if name else None
@@ -361,8 +376,7 @@ class Machine:
         row[_DEFECT_PROB], row[_DEFECT], row[_DEFECT_TYPE], row[_DETECTED] = p, defect, defect_type, detected
         nxt = None if scrap or job.step + 1 >= len(job.steps) else job.steps[job.step + 1].station
         if nxt is not None and not nxt.try_reserve():
-            self.set_state(BLOCKED)
-            yield nxt.wait_for_place()
+            yield from self._blocked_until(nxt.wait_for_place())
         if nxt is not None and plant.transport is not None:
             yield from plant.request_transport(self, job, station, nxt)
         row[_DEPART] = env.now

@@ -269,3 +269,25 @@ def test_an_order_book_without_horizon_ends_with_its_last_job_despite_shifts_and
     tables = run(scenario(raw))
     completion = col(tables["jobs"], "completion")
     assert completion.tolist() == [510.0, 630.0]  # a waits for the 08:00 shift; b is released at 600
+
+
+def test_a_machine_blocked_at_shift_end_is_off_shift_until_the_next_shift():
+    """Holding a finished job over the night is planned non-working time, not blocking."""
+    day = {"shifts": [{"start": "06:00", "hours": 8}]}
+    raw = {
+        "scenario": {"name": "blocked", "warmup": 0, "horizon": 3 * 1440.0, "seed": 3},
+        "calendars": {"day": day},
+        "release": {"interarrival": {"dist": "exponential", "mean": 1.0}, "product_mix": {"p": 1.0}},
+        "stations": {"fast": {"calendar": "day"}, "slow": {"buffer": 0, "calendar": "day"}},
+        "products": {"p": {"route": [{"station": "fast", "time": 0.5}, {"station": "slow", "time": 3.0}]}},
+    }
+    end = 3 * 1440.0
+    states = run(scenario(raw))["states"]
+    calendar = Calendar(CalendarSpec.model_validate(day))
+    periods = intervals(states, "fast", 0, end)
+    assert any(name == "blocked" for _, _, name in periods)
+    for a, b, name in periods:
+        if name == "blocked" and b > a:
+            assert calendar.is_on(a) and calendar.on_time(a, b) == pytest.approx(b - a)
+        if name == "off_shift" and b > a:
+            assert calendar.on_time(a, b) == pytest.approx(0.0, abs=EPS)
