@@ -92,7 +92,7 @@ def run(
         if report:
             _write_report(out, quiet or as_json)
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        _print_json(summary)
     elif not quiet:
         for table in kpi_tables(summary):
             out_console.print(table)
@@ -153,7 +153,7 @@ def whatif(
     base = variants["base"]
     summary = result.summary() | {
         "command": _command_line(),
-        "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+        "scenario": _scenario_block(base),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     if out is not None:
@@ -162,7 +162,7 @@ def whatif(
         if report:
             _write_report(out, quiet or as_json)
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        _print_json(summary)
     elif not quiet:
         out_console.print(whatif_table(summary))
 
@@ -224,7 +224,7 @@ def sweep(
         "command": _command_line(),
         "seed": master_seed,
         "design": spec.design,
-        "scenario": {"name": base.name, "hash": base.content_hash, "time_unit": base.scenario.time_unit},
+        "scenario": _scenario_block(base),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     files.write_parquet(out / "sweep.parquet", result.table)
@@ -233,7 +233,7 @@ def sweep(
     if report:
         _write_report(out, quiet or as_json)
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        _print_json(summary)
     elif not quiet:
         out_console.print(
             f"{summary['points']} points × {reps} replications ({result.simulated} simulated now, "
@@ -270,7 +270,7 @@ def generate(
         card = run_generate(spec, rows, out, seed, workers, scheduler, advance, command=_command_line())
     data = card.to_dict()
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        _print_json(data)
     elif not quiet:
         counts = ", ".join(f"{name}: {n:,}" for name, n in data["rows"].items())
         out_console.print(
@@ -315,6 +315,15 @@ def _simulations(out: Path | None, cache: Path | None, no_cache: bool, total: in
             progress_bar(err_console, "simulations", total, enabled=show and err_console.is_terminal)
         )
         yield store, advance
+
+
+def _scenario_block(scenario: Any) -> dict[str, str]:
+    """Name, content hash and time unit of a study's base scenario, for its summary."""
+    return {"name": scenario.name, "hash": scenario.content_hash, "time_unit": scenario.scenario.time_unit}
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _command_line() -> str:

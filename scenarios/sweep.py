@@ -105,11 +105,13 @@ class SweepResult:
 
 
 def _best(points: pa.Table, kpi: str, decisions: list[str], pick: Callable) -> dict[str, Any] | None:
-    values = [v for v in points[kpi].to_pylist() if v is not None and not math.isnan(v)]
-    if not values:
+    """The point where ``pick`` (max or min) of the KPI's means lies, with its decision values."""
+    means = points[kpi].to_pylist()
+    found = [(v, i) for i, v in enumerate(means) if v is not None and not math.isnan(v)]
+    if not found:
         return None
-    i = points[kpi].to_pylist().index(pick(values))
-    return {"point": i, "value": values[values.index(pick(values))]} | {d: points[d][i].as_py() for d in decisions}
+    value, i = pick(found, key=lambda pair: pair[0])
+    return {"point": i, "value": value} | {d: points[d][i].as_py() for d in decisions}
 
 
 def sweep(
