@@ -19,17 +19,22 @@ from scipy import stats
 
 from reports.figures import OKABE_ITO, WIDTH, label, png, style
 from reports.model import Cell, Figure, Section, Table
+from sim import objective as sim_objective
 
 MAX_LEVELS = 8  # a numeric decision with more distinct values is binned into quantile bins
 BINS = 6
 
 
 def parse_objective(objective: str) -> tuple[str, str]:
-    """``"max throughput"`` -> ``("max", "throughput")``; ``("", objective)`` when there is no goal word."""
-    parts = objective.split(None, 1)
-    if len(parts) == 2 and parts[0].lower() in ("max", "min"):
-        return parts[0].lower(), parts[1].strip()
-    return "", objective.strip()
+    """``"max throughput"`` -> ``("max", "throughput")``; ``("", objective)`` for an empty or malformed objective.
+
+    A report renders what it is given: saved results may have no objective (or an old one).
+    """
+    try:
+        parsed = sim_objective.parse_objective(objective)
+    except sim_objective.ObjectiveError:
+        return "", objective.strip()
+    return parsed.sense, parsed.kpi
 
 
 def _interval(entry: Mapping[str, Any] | None) -> list[Cell]:

@@ -21,6 +21,7 @@ from sim import files
 from sim.capacity import capacity_warnings, offered_load
 from sim.errors import ShopfloorError
 from sim.experiment import run_experiment
+from sim.limits import DEFAULT_MAX_EVENTS, RunLimits
 
 app = typer.Typer(
     name="shopfloor",
@@ -43,6 +44,12 @@ SetOpt = Annotated[
 ]
 
 ReportOpt = Annotated[bool, typer.Option("--report", help="Also write report.html / report.md into --out.")]
+MaxEventsOpt = Annotated[
+    int, typer.Option("--max-events", min=1, help="Stop a replication that needs more simulation events.")
+]
+MaxWallOpt = Annotated[
+    float | None, typer.Option("--max-wall", min=0.001, help="Stop a replication that runs longer (seconds).")
+]
 
 
 def user_errors(command: F) -> F:
@@ -72,6 +79,8 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     report: ReportOpt = False,
+    max_events: MaxEventsOpt = DEFAULT_MAX_EVENTS,
+    max_wall: MaxWallOpt = None,
 ) -> None:
     """Simulate a scenario and report its KPIs with 95 % confidence intervals."""
     out = _out_for_report(out, report, scenario)
@@ -83,8 +92,17 @@ def run(
     show_progress = not (quiet or as_json) and err_console.is_terminal
     with progress_bar(err_console, "replications", replications, enabled=show_progress) as advance:
         result = run_experiment(
-            spec, replications, seed, workers, keep_tables=out is not None, progress=advance, scheduler=scheduler
+            spec,
+            replications,
+            seed,
+            workers,
+            keep_tables=out is not None,
+            progress=advance,
+            scheduler=scheduler,
+            limits=RunLimits(max_events, max_wall),
         )
+    for warning in result.warnings[len(capacity_warnings(spec)) :]:  # what the run found
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     result.command = _command_line()
     summary = result.summary()
     if out is not None:
@@ -120,6 +138,8 @@ def whatif(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     report: ReportOpt = False,
+    max_events: MaxEventsOpt = DEFAULT_MAX_EVENTS,
+    max_wall: MaxWallOpt = None,
 ) -> None:
     """Compare variants of a scenario with common random numbers: means, paired differences, ranking."""
     out = _out_for_report(out, report, study)
@@ -140,6 +160,8 @@ def whatif(
         reps, master_seed, goal = replications or 5, base.scenario.seed if seed is None else seed, objective
     for name, overrides in _parse_variants(variant or []).items():
         variants[name] = apply(variants["base"], overrides, "--variant", name)
+    if objective is not None:
+        _check_objective_option(objective, variants["base"])
     if out is not None:
         files.ensure_dir(out)
     if len(variants) < 2:
@@ -148,8 +170,17 @@ def whatif(
     with _simulations(out, cache, no_cache, total, show=not (quiet or as_json)) as (store, advance):
         started = time.perf_counter()
         result = run_whatif(
-            variants, reps, master_seed, goal or "max throughput", workers, scheduler, store, progress=advance
+            variants,
+            reps,
+            master_seed,
+            goal or "max throughput",
+            workers,
+            scheduler,
+            store,
+            progress=advance,
+            limits=RunLimits(max_events, max_wall),
         )
+    _warn_deadlocks(result.summary()["deadlocks"], reps)
     base = variants["base"]
     summary = result.summary() | {
         "command": _command_line(),
@@ -165,6 +196,16 @@ def whatif(
         _print_json(summary)
     elif not quiet:
         out_console.print(whatif_table(summary))
+
+
+def _check_objective_option(text: str, base: Any) -> None:
+    """``--objective`` must read ``max KPI`` / ``min KPI`` with a KPI of the scenario."""
+    from sim.objective import ObjectiveError, check_objective, parse_objective
+
+    try:
+        check_objective(parse_objective(text), base)
+    except ObjectiveError as exc:
+        raise ShopfloorError(f"--objective: {exc}") from None
 
 
 def _parse_variants(items: list[str]) -> dict[str, dict[str, object]]:
@@ -198,6 +239,8 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     report: ReportOpt = False,
+    max_events: MaxEventsOpt = DEFAULT_MAX_EVENTS,
+    max_wall: MaxWallOpt = None,
 ) -> None:
     """Run a design of experiments (grid, Latin hypercube, Sobol) over decision variables; resumable."""
     from scenarios.study import load_study
@@ -218,8 +261,20 @@ def sweep(
     total = reps * len(design_points(spec, master_seed))
     with _simulations(out, cache, no_cache, total, show=not (quiet or as_json)) as (store, advance):
         started = time.perf_counter()
-        result = run_sweep(loaded.base, spec, reps, master_seed, study, workers, scheduler, store, advance)
+        result = run_sweep(
+            loaded.base,
+            spec,
+            reps,
+            master_seed,
+            study,
+            workers,
+            scheduler,
+            store,
+            advance,
+            RunLimits(max_events, max_wall),
+        )
     base = loaded.base
+    _warn_deadlocks(result.summary()["deadlocks"], reps)
     summary = result.summary() | {
         "command": _command_line(),
         "seed": master_seed,
@@ -259,16 +314,36 @@ def generate(
     scheduler: Annotated[str | None, typer.Option(help="Address of a Dask scheduler to run on.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the dataset card as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    max_events: MaxEventsOpt = DEFAULT_MAX_EVENTS,
+    max_wall: MaxWallOpt = None,
 ) -> None:
-    """Generate a machine-learning dataset (operation and job rows, Parquet) with its dataset card."""
+    """Generate a machine-learning dataset (operation, job and fault rows, Parquet) with its dataset card."""
     from sim.dataset import generate as run_generate
 
     spec = catalog.load(scenario, set_ or [])
     files.ensure_dir(out)
     show = not (quiet or as_json) and err_console.is_terminal
     with progress_bar(err_console, "rows", rows, enabled=show) as advance:
-        card = run_generate(spec, rows, out, seed, workers, scheduler, advance, command=_command_line())
+        card = run_generate(
+            spec,
+            rows,
+            out,
+            seed,
+            workers,
+            scheduler,
+            advance,
+            command=_command_line(),
+            limits=RunLimits(max_events, max_wall),
+        )
     data = card.to_dict()
+    dropped = card.deadlocked["replications"]
+    if dropped:
+        what = "left out" if card.deadlocked["policy"] == "exclude" else "kept"
+        err_console.print(
+            f"[yellow]warning:[/] {len(dropped)} of {card.replications} replications deadlocked ({what}): "
+            f"{', '.join(map(str, dropped[:10]))}",
+            highlight=False,
+        )
     if as_json:
         _print_json(data)
     elif not quiet:
@@ -317,6 +392,20 @@ def _simulations(out: Path | None, cache: Path | None, no_cache: bool, total: in
         yield store, advance
 
 
+def _warn_deadlocks(deadlocks: dict[str, Any], replications: int) -> None:
+    """One warning line for a what-if or sweep whose replications deadlocked."""
+    count = deadlocks["count"]
+    total = sum(count.values()) if isinstance(count, dict) else count
+    if total:
+        what = "left out of the estimates" if deadlocks["policy"] == "exclude" else "averaged in"
+        where = ", ".join(f"{name}: {n}" for name, n in count.items() if n) if isinstance(count, dict) else ""
+        err_console.print(
+            f"[yellow]warning:[/] {total} replications deadlocked ({what}){f' — {where}' if where else ''}; "
+            f"{replications} replications per point",
+            highlight=False,
+        )
+
+
 def _scenario_block(scenario: Any) -> dict[str, str]:
     """Name, content hash and time unit of a study's base scenario, for its summary."""
     return {"name": scenario.name, "hash": scenario.content_hash, "time_unit": scenario.scenario.time_unit}
@@ -333,7 +422,7 @@ def _command_line() -> str:
 @app.command()
 @user_errors
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
-    """Check a scenario file and explain every problem."""
+    """Check a scenario file and explain every problem; show offered loads and capacity warnings."""
     spec = catalog.load(scenario, set_ or [])
     out_console.print(
         f"[green]ok[/] {spec.source}: scenario {spec.name!r}, {len(spec.stations)} stations, "
@@ -343,6 +432,8 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     for name, load in offered_load(spec).items():
         flag = "[yellow] overloaded[/]" if load >= 1 else ""
         out_console.print(f"  offered load {name}: {load:.2f}{flag}", highlight=False)
+    for warning in capacity_warnings(spec):
+        out_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 @app.command("list")

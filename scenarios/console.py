@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sim.objective import parse_objective
+
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     if value is None:
@@ -101,7 +103,7 @@ def progress_bar(console: Console, label: str, total: int, enabled: bool = True)
 
 def whatif_table(summary: dict[str, Any]) -> Table:
     """Variants (ranked) × main KPIs: mean ± CI and the paired difference to the base (* = significant)."""
-    objective = summary["objective"].split()[1]
+    objective = parse_objective(summary["objective"]).kpi
     kpis = list(dict.fromkeys([objective, "throughput", "cycle_time_mean", "wip_mean", "late_share"]))
     kpis = [k for k in kpis if k in summary["units"]]
     table = Table(

@@ -30,25 +30,31 @@ like a scenario file; problems are reported as ``study.toml: variants.x.stations
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from scenarios import catalog
+from sim.bounds import SPEC_CONFIG
 from sim.errors import ScenarioError
+from sim.files import read_text
+from sim.objective import ObjectiveError, check_objective, parse_objective
 from sim.spec import Scenario, _describe, load_scenario
+
+MAX_POINTS = 100_000  # design points of one sweep; each runs every replication
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
 
 
 class StudyMeta(_Strict):
     name: str = Field(min_length=1)
     scenario: str
-    replications: int = Field(5, ge=1)
+    replications: int = Field(5, ge=1, le=MAX_POINTS)
     seed: int | None = Field(None, ge=0)
     objective: str = "max throughput"
 
@@ -63,7 +69,7 @@ class Variable(_Strict):
     type: Literal["int", "float", "choice"]
     low: float | None = None
     high: float | None = None
-    levels: int = Field(3, ge=2, description="grid levels of a float variable")
+    levels: int = Field(3, ge=2, le=MAX_POINTS, description="grid levels of a float variable")
     choices: list[Any] | None = None
 
     @model_validator(mode="after")
@@ -75,28 +81,39 @@ class Variable(_Strict):
             raise ValueError(f"an {self.type} variable needs low and high")
         elif self.high < self.low:
             raise ValueError(f"high must be ≥ low, got low={self.low:g}, high={self.high:g}")
+        elif self.type == "int" and self.high - self.low >= MAX_POINTS:
+            raise ValueError(
+                f"an int variable may span at most {MAX_POINTS} values, got low={self.low:g}, high={self.high:g}"
+            )
         return self
+
+    @property
+    def grid_size(self) -> int:
+        """Levels of the variable in a grid design."""
+        if self.type == "choice":
+            return len(self.choices or [])
+        if self.type == "int":
+            return int(self.high or 0) - int(self.low or 0) + 1
+        return self.levels
 
 
 class SweepSpec(_Strict):
     design: Literal["grid", "lhs", "sobol"] = "lhs"
-    points: int = Field(16, ge=1)
-    replications: int | None = Field(None, ge=1)
+    points: int = Field(16, ge=1, le=MAX_POINTS)
+    replications: int | None = Field(None, ge=1, le=MAX_POINTS)
     variables: dict[str, Variable] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _grid_size(self) -> SweepSpec:
+        if self.design == "grid" and math.prod(v.grid_size for v in self.variables.values()) > MAX_POINTS:
+            raise ValueError(f"a grid over these variables has more than {MAX_POINTS} points; use fewer levels or lhs")
+        return self
 
 
 class StudySpec(_Strict):
     study: StudyMeta
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: SweepSpec | None = None
-
-
-def parse_objective(text: str) -> tuple[str, str]:
-    """``"max throughput"`` -> ``("max", "throughput")``."""
-    parts = text.split()
-    if len(parts) != 2 or parts[0] not in ("max", "min"):
-        raise ValueError(f"objective must read 'max KPI' or 'min KPI', got {text!r}")
-    return parts[0], parts[1]
 
 
 class Study:
@@ -145,10 +162,15 @@ def _exists(data: Any, dotted: str) -> bool:
 
 
 def is_study_file(path: str | Path) -> bool:
-    """Whether a TOML file is a study (has a [study] table) rather than a scenario."""
+    """Whether a TOML file is a study (has a [study] table) rather than a scenario.
+
+    A file that exists but is not UTF-8 text is an error (a ``ScenarioError``), not "no study".
+    """
+    if not Path(path).is_file():
+        return False
     try:
-        return "study" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "study" in tomllib.loads(read_text(path))
+    except tomllib.TOMLDecodeError:
         return False
 
 
@@ -157,9 +179,7 @@ def load_study(path: str | Path) -> Study:
     path = Path(path)
     source = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(source, [("", f"cannot read file ({exc.strerror or exc})")]) from None
+        raw = tomllib.loads(read_text(path, source))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [("", f"not valid TOML: {exc}")]) from None
     try:
@@ -179,6 +199,10 @@ def load_study(path: str | Path) -> Study:
         problem = f"no file {scenario_ref!r} next to the study, and no bundled scenario of that name ({names})"
         raise ScenarioError(source, [("study.scenario", problem)]) from None
     base = load_scenario(base_path, source=label)
+    try:
+        check_objective(parse_objective(spec.study.objective), base)
+    except ObjectiveError as exc:
+        raise ScenarioError(source, [("study.objective", str(exc))]) from None
     study = Study(spec, base, source)
     study.variants()  # validate every variant now, before anything runs
     if spec.sweep is not None:

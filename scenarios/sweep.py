@@ -21,6 +21,7 @@ from scenarios.cache import EvaluationCache
 from scenarios.evaluate import Task, evaluate
 from scenarios.study import SweepSpec, Variable, apply
 from sim.kpi import estimate
+from sim.limits import RunLimits
 from sim.spec import Scenario
 
 
@@ -69,6 +70,7 @@ class SweepResult:
     decisions: list[str]
     kpis: list[str]
     simulated: int
+    deadlocks: str = "exclude"  # the base scenario's policy for deadlocked replications
 
     def points(self) -> pa.Table:
         """One row per point: decision values, and the mean and CI half-width of every KPI."""
@@ -78,11 +80,15 @@ class SweepResult:
         first = [int(np.flatnonzero(point == p)[0]) for p in range(n_points)]
         for name in self.decisions:
             columns[name] = self.table[name].take(first)
+        deadlocked = self.table["deadlocked"].to_numpy(zero_copy_only=False) > 0 if "deadlocked" in self.kpis else None
+        counts = np.ones(point.size, dtype=bool) if deadlocked is None or self.deadlocks == "include" else ~deadlocked
         for kpi in self.kpis:
             values = self.table[kpi].to_numpy(zero_copy_only=False)
-            estimates = [estimate(values[point == p].tolist()) for p in range(n_points)]
+            estimates = [estimate(values[(point == p) & counts].tolist()) for p in range(n_points)]
             columns[kpi] = pa.array([e.mean for e in estimates])
             columns[f"{kpi}.half_width"] = pa.array([e.half_width for e in estimates])
+        if deadlocked is not None:  # how many replications of each point deadlocked (left out unless included)
+            columns["deadlocked"] = pa.array(np.bincount(point[deadlocked], minlength=n_points).astype(np.int32))
         return pa.table(columns)
 
     def summary(self) -> dict[str, Any]:
@@ -93,6 +99,12 @@ class SweepResult:
             "decisions": self.decisions,
             "kpis": self.kpis,
             "simulated": self.simulated,
+            "deadlocks": {
+                "policy": self.deadlocks,
+                "count": int(np.count_nonzero(self.table["deadlocked"].to_numpy() > 0))
+                if "deadlocked" in self.kpis
+                else 0,
+            },
             "best": {
                 kpi: {
                     "max": _best(points, kpi, self.decisions, max),
@@ -124,12 +136,13 @@ def sweep(
     scheduler: str | None = None,
     cache: EvaluationCache | None = None,
     progress: Callable[[int], None] | None = None,
+    limits: RunLimits | None = None,
 ) -> SweepResult:
     """Simulate every design point ``replications`` times and tabulate decisions and KPIs."""
     points = design_points(spec, seed)
     scenarios = [point_scenario(base, point, source, f"sweep.point[{i}]") for i, point in enumerate(points)]
     tasks = [Task(scenario, seed, r) for scenario in scenarios for r in range(replications)]
-    evaluation = evaluate(tasks, workers, scheduler, cache, progress)
+    evaluation = evaluate(tasks, workers, scheduler, cache, progress, limits)
     decisions = list(spec.variables)
     kpis = list(dict.fromkeys(k for result in evaluation.kpis for k in result))
     columns: dict[str, Any] = {
@@ -140,4 +153,4 @@ def sweep(
         columns[name] = pa.array([point[name] for point in points for _ in range(replications)])
     for kpi in kpis:
         columns[kpi] = pa.array(np.asarray([k.get(kpi, math.nan) for k in evaluation.kpis], dtype=float))
-    return SweepResult(pa.table(columns), decisions, kpis, evaluation.simulated)
+    return SweepResult(pa.table(columns), decisions, kpis, evaluation.simulated, base.scenario.deadlocks)

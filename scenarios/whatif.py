@@ -17,11 +17,13 @@ import pyarrow as pa
 
 from scenarios.cache import EvaluationCache
 from scenarios.evaluate import Task, evaluate
-from scenarios.study import parse_objective
 from sim.kpi import Estimate, estimate, kpi_info
+from sim.limits import RunLimits
+from sim.objective import check_objective, parse_objective
 from sim.spec import Scenario
 
 COUNTS = ("released", "completed", "scrapped", "consumed", "in_system")  # whole-run counts, not comparisons
+DEADLOCK_KPIS = ("deadlocked", "deadlock_time")  # reported apart from the comparison
 
 
 @dataclass
@@ -35,22 +37,35 @@ class WhatIfResult:
     simulated: int = 0
     crn: bool = True
     kpis: list[str] = field(default_factory=list)
+    deadlocks: str = "exclude"  # the base scenario's policy for deadlocked replications
+    currency: str = "EUR"  # of the cost KPIs
+
+    def _counts(self, kpis: dict[str, float]) -> bool:
+        """Whether a replication enters the estimates (the deadlock policy of ``sim.measurement``)."""
+        return self.deadlocks == "include" or not kpis.get("deadlocked", 0.0)
 
     def estimate(self, variant: str, kpi: str) -> Estimate:
-        return estimate([r.get(kpi, math.nan) for r in self.variants[variant]])
+        return estimate([r.get(kpi, math.nan) for r in self.variants[variant] if self._counts(r)])
 
     def difference(self, variant: str, kpi: str) -> Estimate:
-        """Paired difference variant − base over replications (common random numbers pair them)."""
-        base = self.variants["base"]
+        """Paired difference variant − base over replications (common random numbers pair them).
+
+        A pair in which either replication deadlocked is left out (unless deadlocks are included).
+        """
+        pairs = zip(self.variants[variant], self.variants["base"], strict=True)
         return estimate(
-            [v.get(kpi, math.nan) - b.get(kpi, math.nan) for v, b in zip(self.variants[variant], base, strict=True)]
+            [v.get(kpi, math.nan) - b.get(kpi, math.nan) for v, b in pairs if self._counts(v) and self._counts(b)]
         )
+
+    def deadlocked(self) -> dict[str, int]:
+        """Deadlocked replications per variant."""
+        return {name: sum(bool(r.get("deadlocked", 0.0)) for r in reps) for name, reps in self.variants.items()}
 
     def ranking(self) -> list[str]:
         """Variants from best to worst on the objective's mean."""
-        sense, kpi = parse_objective(self.objective)
-        means = {name: self.estimate(name, kpi).mean for name in self.variants}
-        sign = -1 if sense == "max" else 1
+        goal = parse_objective(self.objective)
+        means = {name: self.estimate(name, goal.kpi).mean for name in self.variants}
+        sign = -1 if goal.sense == "max" else 1
         return sorted(means, key=lambda name: (math.isnan(means[name]), sign * means[name]))
 
     def summary(self) -> dict[str, Any]:
@@ -71,10 +86,11 @@ class WhatIfResult:
             "seed": self.seed,
             "replications": len(self.variants["base"]),
             "common_random_numbers": self.crn,
-            "units": {kpi: kpi_info(kpi, self.time_unit).unit for kpi in self.kpis},
+            "units": {kpi: kpi_info(kpi, self.time_unit, self.currency).unit for kpi in self.kpis},
             "variants": variants,
             "differences": differences,
             "ranking": self.ranking(),
+            "deadlocks": {"policy": self.deadlocks, "count": self.deadlocked()},
             "simulated": self.simulated,
         }
 
@@ -101,6 +117,7 @@ def whatif(
     cache: EvaluationCache | None = None,
     crn: bool = True,
     progress: Callable[[int], None] | None = None,
+    limits: RunLimits | None = None,
 ) -> WhatIfResult:
     """Run every variant (the one named ``base`` is the reference) and compare them.
 
@@ -109,18 +126,19 @@ def whatif(
     """
     if "base" not in variants:
         raise ValueError("one variant must be named 'base'")
-    parse_objective(objective)
+    goal = check_objective(parse_objective(objective), variants["base"])
     names = list(variants)
     seeds = {
         name: seed if crn else int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         for i, name in enumerate(names)
     }
     tasks = [Task(variants[name], seeds[name], r) for name in names for r in range(replications)]
-    evaluation = evaluate(tasks, workers, scheduler, cache, progress)
+    evaluation = evaluate(tasks, workers, scheduler, cache, progress, limits)
     results = {name: evaluation.kpis[i * replications : (i + 1) * replications] for i, name in enumerate(names)}
-    plant_kpis = [k for k in results["base"][0] if not k.startswith("station.") and k not in COUNTS]
+    plant_kpis = [k for k in results["base"][0] if not k.startswith("station.") and k not in COUNTS + DEADLOCK_KPIS]
     # a KPI that is the same in every replication of every variant (e.g. scrap in a line without quality) says nothing
     plant_kpis = [k for k in plant_kpis if len({r.get(k) for reps in results.values() for r in reps}) > 1]
-    return WhatIfResult(
-        results, objective, seed, variants["base"].scenario.time_unit, evaluation.simulated, crn, plant_kpis
-    )
+    if goal.kpi in results["base"][0] and goal.kpi not in plant_kpis:
+        plant_kpis.append(goal.kpi)  # the ranking's KPI is always shown, even a station's or a constant one
+    base = variants["base"].scenario
+    return WhatIfResult(results, objective, seed, base.time_unit, evaluation.simulated, crn, plant_kpis, base.deadlocks)

@@ -11,14 +11,20 @@ A batch takes as long as its longest job's processing time.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated
+
+from pydantic import BaseModel, Field, model_validator
+
+from sim.bounds import BATCH_WHY, MAX_BATCH, SPEC_CONFIG, Time, at_most
+
+_Size = Annotated[int, Field(ge=1), at_most(MAX_BATCH, BATCH_WHY)]
 
 
 class BatchSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min: int = Field(1, ge=1)
-    max: int = Field(ge=1)
-    max_wait: float = Field(float("inf"), ge=0)
+    model_config = SPEC_CONFIG
+    min: _Size = 1
+    max: _Size
+    max_wait: Time = float("inf")  # the default (no limit) is not validated; a file must give a finite time
 
     @model_validator(mode="after")
     def _bounds(self) -> BatchSpec:

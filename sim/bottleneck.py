@@ -32,37 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-STATES = ("starved", "busy", "blocked", "idle", "setup", "down", "maintenance", "off_shift")
+from sim import states
+from sim.tables import codes, distinct_values
+
+STATES = states.STATE_NAMES  # names by MachineState value
+ACTIVE_STATES = tuple(state.label for state in states.ACTIVE_STATES)
 LEGACY_STATES = ("idle", "busy", "blocked")  # old schema: position i means STATES[i] (idle = starved)
-ACTIVE_STATES = ("busy", "setup", "down", "maintenance")
 _ACTIVE = np.array([name in ACTIVE_STATES for name in STATES])
-
-
-def codes(column: pa.ChunkedArray | pa.Array, names: Sequence[str]) -> np.ndarray:
-    """Position of each value of a string or dictionary column in ``names`` (-1 for nulls and unknown values)."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    value_set = pa.array(list(names), type=pa.string())
-    parts = [np.empty(0, dtype=np.int64)]
-    for chunk in chunks:
-        if pa.types.is_dictionary(chunk.type):
-            lookup = pc.index_in(chunk.dictionary.cast(pa.string()), value_set=value_set)
-            found = pc.take(lookup, chunk.indices)
-        else:
-            found = pc.index_in(chunk.cast(pa.string()), value_set=value_set)
-        parts.append(found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64))
-    return np.concatenate(parts)
-
-
-def distinct_values(column: pa.ChunkedArray | pa.Array) -> set[str]:
-    """The distinct strings a string or dictionary column can hold (dictionary entries included)."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    values: set[str] = set()
-    for chunk in chunks:
-        source = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
-        values.update(v for v in pc.unique(source.cast(pa.string())).to_pylist() if v is not None)
-    return values
 
 
 @dataclass(frozen=True)
@@ -79,7 +56,8 @@ class Timeline:
 def machine_timeline(states: pa.Table, stations: Sequence[str], end: float, legacy: bool = False) -> Timeline:
     """State intervals of every machine; each lasts until the machine's next row, the last one until ``end``.
 
-    Rows of stations not in ``stations`` are left out; an unknown state name raises ``ValueError``.
+    Rows of stations not in ``stations`` and rows from ``end`` on are left out, so the KPIs of a window do not
+    depend on how long the run went on after it; an unknown state name raises ``ValueError``.
     """
     station = codes(states["station"], stations)
     state = codes(states["state"], LEGACY_STATES if legacy else STATES)
@@ -89,7 +67,7 @@ def machine_timeline(states: pa.Table, stations: Sequence[str], end: float, lega
         raise ValueError(f"unknown machine state(s) {unknown} in the states table (expected {sorted(known)})")
     machine = states["machine"].to_numpy(zero_copy_only=False).astype(np.int64)
     time = states["time"].to_numpy(zero_copy_only=False).astype(float)
-    keep = station >= 0
+    keep = (station >= 0) & (time < end)  # what happens from ``end`` on cannot matter: records end there
     station, machine, time, state = station[keep], machine[keep], time[keep], state[keep]
     order = np.lexsort((np.arange(time.size), time, machine, station))
     station, machine, time, state = station[order], machine[order], time[order], state[order]

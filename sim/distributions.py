@@ -4,6 +4,9 @@ Each spec is a small pydantic model tagged by ``dist``; ``make_sampler`` turns i
 named random stream in blocks (vectorised numpy draws are ~20x cheaper per value than scalar calls). Continuous
 distributions are drawn by transforming standard variates, so that two scenarios that differ only in a parameter stay
 synchronised on the same stream (common random numbers).
+
+Every parameter is finite and below ``MAX_TIME``, coefficients of variation are at most ``MAX_CV`` and a Weibull's
+mean is below ``MAX_TIME`` too, so every distribution has a finite mean and finite draws.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from scipy import special
 
+from sim.bounds import MAX_CV, MAX_TIME, SPEC_CONFIG, TIME_WHY, PositiveTime, Time
+
 _BLOCK = 256
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**SPEC_CONFIG, populate_by_name=True)
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
@@ -32,7 +37,7 @@ class _Dist(BaseModel):
 
 class Constant(_Dist):
     dist: Literal["constant"] = "constant"
-    value: float = Field(ge=0)
+    value: Time
 
     @property
     def mean(self) -> float:
@@ -44,8 +49,8 @@ class Constant(_Dist):
 
 class Uniform(_Dist):
     dist: Literal["uniform"] = "uniform"
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: Time
+    high: Time
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -63,9 +68,9 @@ class Uniform(_Dist):
 
 class Triangular(_Dist):
     dist: Literal["triangular"] = "triangular"
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(gt=0)
+    low: Time
+    mode: Time
+    high: PositiveTime
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -89,9 +94,7 @@ class Triangular(_Dist):
 
 class Exponential(_Dist):
     dist: Literal["exponential"] = "exponential"
-    mean_: float = Field(gt=0, alias="mean")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    mean_: PositiveTime = Field(alias="mean")
 
     @property
     def mean(self) -> float:
@@ -105,10 +108,8 @@ class Normal(_Dist):
     """Normal distribution truncated at 0 (a time is never negative)."""
 
     dist: Literal["normal"] = "normal"
-    mean_: float = Field(gt=0, alias="mean")
-    sd: float = Field(ge=0)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    mean_: PositiveTime = Field(alias="mean")
+    sd: Time
 
     @property
     def _alpha(self) -> float:
@@ -133,10 +134,8 @@ class Lognormal(_Dist):
     """Lognormal distribution given by its own mean and coefficient of variation."""
 
     dist: Literal["lognormal"] = "lognormal"
-    mean_: float = Field(gt=0, alias="mean")
-    cv: float = Field(gt=0)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    mean_: PositiveTime = Field(alias="mean")
+    cv: float = Field(gt=0, le=MAX_CV)
 
     @property
     def mean(self) -> float:
@@ -152,10 +151,8 @@ class Gamma(_Dist):
     """Gamma distribution given by its mean and coefficient of variation (shape = 1/cv²)."""
 
     dist: Literal["gamma"] = "gamma"
-    mean_: float = Field(gt=0, alias="mean")
-    cv: float = Field(gt=0)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    mean_: PositiveTime = Field(alias="mean")
+    cv: float = Field(gt=0, le=MAX_CV)
 
     @property
     def mean(self) -> float:
@@ -169,7 +166,17 @@ class Gamma(_Dist):
 class Weibull(_Dist):
     dist: Literal["weibull"] = "weibull"
     shape: float = Field(gt=0)
-    scale: float = Field(gt=0)
+    scale: PositiveTime
+
+    @model_validator(mode="after")
+    def _finite_mean(self) -> Weibull:
+        # a small shape makes Γ(1 + 1/shape) overflow long before the draws look unusual
+        if math.log(self.scale) + math.lgamma(1 + 1 / self.shape) >= math.log(MAX_TIME):
+            raise ValueError(
+                f"the mean scale × Γ(1 + 1/shape) must be < 1e12 time units ({TIME_WHY}); shape {self.shape:g} is "
+                f"too small for scale {self.scale:g}"
+            )
+        return self
 
     @property
     def mean(self) -> float:
@@ -184,7 +191,7 @@ class Empirical(_Dist):
     """Discrete distribution over observed values, optionally weighted."""
 
     dist: Literal["empirical"] = "empirical"
-    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    values: list[Time] = Field(min_length=1)
     weights: list[Annotated[float, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
@@ -194,6 +201,8 @@ class Empirical(_Dist):
                 raise ValueError(f"weights has {len(self.weights)} entries but values has {len(self.values)}")
             if sum(self.weights) <= 0:
                 raise ValueError("weights must not all be 0")
+            if not math.isfinite(sum(self.weights)):
+                raise ValueError("weights are too large: their sum is not a finite number")
         return self
 
     def _probabilities(self) -> np.ndarray:

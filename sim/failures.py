@@ -23,17 +23,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, field_validator
 
+from sim.bounds import SPEC_CONFIG, Count, PositiveTime
 from sim.distributions import Distribution
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
 
 
 class CrewSpec(_Strict):
-    size: int = Field(1, ge=1)
+    size: Count = 1
 
 
 class FailureSpec(_Strict):
@@ -43,9 +44,16 @@ class FailureSpec(_Strict):
     crew: str | None = None
     on_failure: Literal["resume", "scrap"] = "resume"
 
+    @field_validator("mtbf")
+    @classmethod
+    def _works_between_failures(cls, value: Distribution) -> Distribution:
+        if not value.mean > 0:
+            raise ValueError(f"mean must be > 0, got {value.mean:g} (the machine would fail again at once, for ever)")
+        return value
+
 
 class MaintenanceSpec(_Strict):
-    every: float = Field(gt=0)
+    every: PositiveTime
     basis: Literal["calendar", "busy", "cycles"] = "calendar"
     duration: Distribution
     crew: str | None = None

@@ -1,7 +1,8 @@
-"""Atomic file writing: a reader sees the old file or the new one, never half of one."""
+"""Files: atomic writing (a reader sees the old file or the new one, never half of one) and strict UTF-8 reading."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
@@ -12,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.errors import ShopfloorError
+from sim.errors import ScenarioError, ShopfloorError
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -64,3 +65,33 @@ def write_json(path: str | Path, data: Any) -> Path:
 def write_parquet(path: str | Path, table: pa.Table) -> Path:
     """Write a Parquet file (zstd, statistics) atomically; same table, same bytes."""
     return write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def read_text(path: str | Path, source: str | None = None, what: str = "file", keep_line_ends: bool = False) -> str:
+    """The text of a UTF-8 file (a UTF-8 byte-order mark is skipped).
+
+    A file that cannot be read or is not UTF-8 raises a ``ScenarioError`` naming ``source`` (default: the path), with
+    the offset and line of the first bad byte. Line ends become ``\\n`` as with ``Path.read_text``, unless kept (csv).
+    """
+    source = source or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ScenarioError(source, [("", f"cannot read {what} ({exc.strerror or exc})")]) from None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, [("", _not_utf8(data, start + exc.start))]) from None
+    return text if keep_line_ends else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _not_utf8(data: bytes, offset: int) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        hint = "it looks like UTF-16; save the file as UTF-8"
+    elif b"\0" in data[:4096]:
+        hint = "it looks like a binary file"
+    else:
+        hint = "save the file as UTF-8"
+    line = data.count(b"\n", 0, offset) + 1
+    return f"not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset} (line {line}); {hint}"

@@ -25,7 +25,7 @@ from typing import Any
 import tomli_w
 
 from sim.errors import ScenarioError
-from sim.files import write_atomic
+from sim.files import read_text, write_atomic
 
 JobRoute = tuple[tuple[int, float], ...]  # (machine, duration) pairs in processing order
 
@@ -92,10 +92,7 @@ def _parse_job(tokens: list[str], n_machines: int) -> tuple[JobRoute | None, lis
 def read_jssp(path: str | Path) -> JobShopInstance:
     """Read a job-shop instance file; every problem found is reported at once as a ``ScenarioError``."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(source, [("", f"cannot read file ({getattr(exc, 'strerror', None) or exc})")]) from None
+    text = read_text(path, source)  # a UTF-8 byte-order mark is tolerated
     lines = [(n, line.split("#", 1)[0].split()) for n, line in enumerate(text.splitlines(), start=1)]
     lines = [(n, tokens) for n, tokens in lines if tokens]
     # header: skip description lines until the first line made of numbers only, which must be the size line

@@ -11,7 +11,13 @@ component built into an assembly). Throughput, cycle times and tardiness count c
 − scrapped − consumed``); the quality rates count the jobs that leave in the window by any path: ``scrap_rate``
 (scrapped), ``rework_rate`` (reworked at least once), ``first_pass_yield`` (not scrapped and never reworked);
 ``defective_share`` is the share of the completed jobs in the window still carrying a defect (truth: escaped
-defects). Little's law is checked on all jobs leaving in the window.
+defects). Little's law is checked on all jobs leaving in the window. Scenarios with ``[costs]`` get the cost KPIs
+of ``sim.costs`` (``cost_rate``, ``cost_per_job`` and their parts).
+
+``queue_mean`` and ``wait_mean`` count the time a job waits in a station's queue, until a machine takes it: a
+change-over is the machine's ``setup`` state (and the operation's ``setup_time``), not queueing. ``deadlocked``
+flags a replication that ended in a deadlock (``sim.deadlock``); ``sim.measurement`` decides whether estimates
+use it.
 
 Per station, ``station.X.<state>`` is the share of machine time (machines × window) in each machine state, with
 ``utilisation`` for ``busy``; the eight shares sum to 1 (machine time without state rows counts as starved). OEE
@@ -30,16 +36,16 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from sim.bottleneck import STATES, bottleneck_kpis, codes, distinct_values, machine_timeline, state_time
+from sim.bottleneck import STATES, bottleneck_kpis, machine_timeline, state_time
+from sim.costs import COST_KPIS, cost_kpi_info, cost_kpis
 from sim.oee import OEE_KPIS, station_oee
 from sim.spec import Scenario
-from sim.warmup import auto_warmup
+from sim.states import STATUS_NAMES, JobStatus, MachineState
+from sim.tables import codes, distinct_values, floats
 
 STATE_KPIS = {state: "utilisation" if state == "busy" else state for state in STATES}
 BOTTLENECK_KPIS = ("bottleneck_sole", "bottleneck_shifting", "active_period_mean")
 STATION_KPIS = (*STATE_KPIS.values(), "queue_mean", "wait_mean", *OEE_KPIS, *BOTTLENECK_KPIS)
-JOB_STATUSES = ("completed", "scrapped", "consumed", "in_system")
-_COMPLETED, _SCRAPPED, _CONSUMED, _IN_SYSTEM = range(4)
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,11 @@ class KPIInfo:
     description: str
 
 
-def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
-    """Unit, goal and description of a KPI by its (dotted) name."""
+def kpi_info(name: str, time_unit: str = "min", currency: str = "EUR") -> KPIInfo:
+    """Unit, goal and description of a KPI by its (dotted) name; cost KPIs in ``currency``."""
     base = name.rsplit(".", 1)[-1]
+    if base in COST_KPIS:
+        return KPIInfo(*cost_kpi_info(currency)[base])
     share = "share"
     table = {
         "throughput": KPIInfo(f"jobs/{time_unit}", "max", "jobs completed per unit of time in the window"),
@@ -64,6 +72,8 @@ def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
         "late_share": KPIInfo(share, "min", "share of completed jobs finished after their due date"),
         "makespan": KPIInfo(time_unit, "min", "first release to last completion of the order book"),
         "warmup": KPIInfo(time_unit, "", 'warm-up chosen by MSER-5 with warmup = "auto" (start of the window)'),
+        "deadlocked": KPIInfo(share, "min", "the replication ended in a deadlock (1) or ran its full length (0)"),
+        "deadlock_time": KPIInfo(time_unit, "", "when the replication deadlocked; NaN if it did not"),
         "released": KPIInfo("jobs", "", "jobs released during the whole run"),
         "completed": KPIInfo("jobs", "", "jobs completed during the whole run"),
         "scrapped": KPIInfo("jobs", "min", "jobs scrapped during the whole run"),
@@ -84,10 +94,10 @@ def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
         "maintenance": KPIInfo(share, "", "share of machine time in preventive maintenance"),
         "off_shift": KPIInfo(share, "", "share of machine time outside the shift calendar"),
         "queue_mean": KPIInfo("jobs", "min", "time-average number of jobs waiting in the buffer"),
-        "wait_mean": KPIInfo(time_unit, "min", "mean time from joining the queue to the start of processing"),
+        "wait_mean": KPIInfo(time_unit, "min", "mean time from joining the queue to being taken by a machine"),
         "availability": KPIInfo(share, "max", "run time / planned time (planned = machine time − off shift − PM)"),
         "performance": KPIInfo(share, "max", "nominal work of the operations ending in the window / run time"),
-        "quality": KPIInfo(share, "max", "share of the station's operations that created no defect"),
+        "quality": KPIInfo(share, "max", "share of the station's operations that created no defect, destroyed nothing"),
         "oee": KPIInfo(share, "max", "overall equipment effectiveness: availability × performance × quality"),
         "bottleneck_sole": KPIInfo(share, "", "share of the window the station is the sole momentary bottleneck"),
         "bottleneck_shifting": KPIInfo(share, "", "share of the window the bottleneck shifts to or from the station"),
@@ -96,19 +106,25 @@ def kpi_info(name: str, time_unit: str = "min") -> KPIInfo:
     return table.get(base, KPIInfo("", "", ""))
 
 
-def measurement_window(scenario: Scenario, tables: Mapping[str, pa.Table]) -> tuple[float, float]:
-    """``(start, end)`` of the measured period; with ``warmup = "auto"`` ``[d, d + horizon]``, ``d`` by MSER-5."""
+def measurement_window(
+    scenario: Scenario, tables: Mapping[str, pa.Table], warmup: float | None = None
+) -> tuple[float, float]:
+    """``(start, end)`` of the measured period: ``[warmup, warmup + horizon]``, or to the last exit of an order book.
+
+    With ``warmup = "auto"`` the warm-up is the pooled one of the pilot (``sim.measurement``) and must be given.
+    """
     meta = scenario.scenario
     if meta.warmup == "auto":
-        if meta.horizon is None:
-            raise ValueError('warmup = "auto" needs a horizon')
-        start = auto_warmup(tables, meta.horizon)
-        return start, start + meta.horizon
+        if warmup is None:
+            raise ValueError('warmup = "auto": pass the pooled warm-up of the pilot (sim.measurement.resolve_warmup)')
+        start = warmup
+    else:
+        start = meta.warmup if warmup is None else warmup
     if meta.horizon is not None:
-        return meta.warmup, meta.warmup + meta.horizon
+        return start, start + meta.horizon
     completion = tables["jobs"]["completion"].to_numpy(zero_copy_only=False)
-    end = float(np.nanmax(completion)) if np.isfinite(completion).any() else meta.warmup
-    return meta.warmup, max(end, meta.warmup)
+    end = float(np.nanmax(completion)) if np.isfinite(completion).any() else start
+    return start, max(end, start)
 
 
 def legacy_states(tables: Mapping[str, pa.Table]) -> bool:
@@ -122,42 +138,44 @@ def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.nda
     return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
 
 
-def _column(table: pa.Table, name: str, default: float = math.nan) -> np.ndarray:
-    """A numeric or boolean column as floats (booleans as 0/1, nulls as 0); ``default`` where it does not exist."""
-    if name not in table.column_names:
-        return np.full(table.num_rows, default, dtype=float)
-    column = table[name]
-    if pa.types.is_boolean(column.type):
-        column = column.fill_null(False)
-    return column.to_numpy(zero_copy_only=False).astype(float)
-
-
 def _share(part: np.ndarray, whole: np.ndarray) -> float:
     return float(np.count_nonzero(part & whole) / np.count_nonzero(whole)) if whole.any() else math.nan
 
 
-def replication_kpis(scenario: Scenario, tables: Mapping[str, pa.Table]) -> dict[str, float]:
-    """All KPIs of one replication from its record tables (old or new schema)."""
-    lo, hi = measurement_window(scenario, tables)
+def replication_kpis(
+    scenario: Scenario, tables: Mapping[str, pa.Table], warmup: float | None = None
+) -> dict[str, float]:
+    """All KPIs of one replication from its record tables (old or new schema).
+
+    ``warmup`` overrides the scenario's (with ``warmup = "auto"``: the pooled warm-up, required). ``deadlocked``
+    is 1 for a replication that ended in a deadlock, and ``deadlock_time`` (only then) its time.
+    """
+    lo, hi = measurement_window(scenario, tables, warmup)
     kpis = _job_kpis(scenario, tables["jobs"], tables["wip"], lo, hi)
+    kpis.update(cost_kpis(scenario, tables, lo, hi, kpis))
     if scenario.scenario.warmup == "auto":
         kpis["warmup"] = lo
+    deadlocks = tables.get("deadlocks")
+    found = deadlocks is not None and deadlocks.num_rows > 0
+    kpis["deadlocked"] = float(found)
+    if found:
+        kpis["deadlock_time"] = float(deadlocks["time"][0].as_py())
     kpis.update(_station_kpis(scenario, tables, lo, hi))
     return {name: float(value) for name, value in kpis.items()}
 
 
 def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: float) -> dict[str, float]:
     length = hi - lo
-    release, completion, due = _column(jobs, "release"), _column(jobs, "completion"), _column(jobs, "due")
+    release, completion, due = floats(jobs, "release"), floats(jobs, "completion"), floats(jobs, "due")
     left = np.isfinite(completion)
     if "status" in jobs.column_names:
-        status = codes(jobs["status"], JOB_STATUSES)
+        status = codes(jobs["status"], STATUS_NAMES)
     else:
-        status = np.where(left, _COMPLETED, _IN_SYSTEM)
+        status = np.where(left, JobStatus.COMPLETED, JobStatus.IN_SYSTEM)
     leaving = left & (completion > lo) & (completion <= hi)
     if lo == 0:
         leaving |= completion == 0
-    done = leaving & (status == _COMPLETED)
+    done = leaving & (status == JobStatus.COMPLETED)
     kpis: dict[str, float] = {}
 
     cycle = completion[done] - release[done]
@@ -166,7 +184,7 @@ def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: 
     kpis["cycle_time_p50"] = float(np.percentile(cycle, 50)) if cycle.size else math.nan
     kpis["cycle_time_p95"] = float(np.percentile(cycle, 95)) if cycle.size else math.nan
 
-    wip_time, wip_level = _column(wip, "time"), _column(wip, "wip")
+    wip_time, wip_level = floats(wip, "time"), floats(wip, "wip")
     wip_until = np.append(wip_time[1:], hi)
     kpis["wip_mean"] = float((_overlap(wip_time, wip_until, lo, hi) * wip_level).sum() / length) if length else math.nan
     sojourn = completion[leaving] - release[leaving]
@@ -182,17 +200,17 @@ def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: 
         kpis["makespan"] = float(completion.max() - release.min()) if left.all() and left.size else math.nan
 
     kpis["released"] = float(release.size)
-    kpis["completed"] = float(np.count_nonzero(left & (status == _COMPLETED)))
-    kpis["scrapped"] = float(np.count_nonzero(status == _SCRAPPED))
-    kpis["consumed"] = float(np.count_nonzero(status == _CONSUMED))
+    kpis["completed"] = float(np.count_nonzero(left & (status == JobStatus.COMPLETED)))
+    kpis["scrapped"] = float(np.count_nonzero(status == JobStatus.SCRAPPED))
+    kpis["consumed"] = float(np.count_nonzero(status == JobStatus.CONSUMED))
     kpis["in_system"] = kpis["released"] - kpis["completed"] - kpis["scrapped"] - kpis["consumed"]
 
-    reworked = _column(jobs, "rework_count", 0.0) > 0
-    scrapped = status == _SCRAPPED
+    reworked = floats(jobs, "rework_count", 0.0) > 0
+    scrapped = status == JobStatus.SCRAPPED
     kpis["scrap_rate"] = _share(scrapped, leaving)
     kpis["rework_rate"] = _share(reworked, leaving)
     kpis["first_pass_yield"] = _share(~scrapped & ~reworked, leaving)
-    kpis["defective_share"] = _share(_column(jobs, "defective", 0.0) > 0, done)
+    kpis["defective_share"] = _share(floats(jobs, "defective", 0.0) > 0, done)
     return kpis
 
 
@@ -204,14 +222,16 @@ def _station_kpis(scenario: Scenario, tables: Mapping[str, pa.Table], lo: float,
     time_in = state_time(timeline, len(names), lo, hi)
     capacity = np.array([scenario.stations[name].machines * length for name in names], dtype=float)
     machine_time = np.maximum(capacity, time_in.sum(axis=1))
-    time_in[:, STATES.index("starved")] += machine_time - time_in.sum(axis=1)  # machine time without state rows
+    time_in[:, MachineState.STARVED] += machine_time - time_in.sum(axis=1)  # machine time without state rows
 
     op_station = codes(ops["station"], names)
-    entry, start = _column(ops, "queue_entry"), _column(ops, "start")
+    entry = floats(ops, "queue_entry")
+    # a job leaves the queue when a machine takes it (change-over, if any, then processing); old records: at start
+    taken = floats(ops, "taken") if "taken" in ops.column_names else floats(ops, "start")
     known = op_station >= 0
-    waiting = _overlap(entry, np.where(np.isnan(start), hi, start), lo, hi)
+    waiting = _overlap(entry, np.where(np.isnan(taken), hi, taken), lo, hi)
     queue_time = np.bincount(op_station[known], weights=waiting[known], minlength=len(names))
-    started = known & (start >= lo) & (start <= hi)
+    started = known & (taken >= lo) & (taken <= hi)
 
     per_station: dict[str, float] = {}
     for index, name in enumerate(names):
@@ -221,7 +241,7 @@ def _station_kpis(scenario: Scenario, tables: Mapping[str, pa.Table], lo: float,
             per_station[prefix + kpi] = time_in[index, column] / total if total else math.nan
         per_station[prefix + "queue_mean"] = queue_time[index] / length if length else math.nan
         mine = started & (op_station == index)
-        per_station[prefix + "wait_mean"] = float((start[mine] - entry[mine]).mean()) if mine.any() else math.nan
+        per_station[prefix + "wait_mean"] = float((taken[mine] - entry[mine]).mean()) if mine.any() else math.nan
     per_station.update(station_oee(scenario, ops, time_in, machine_time, lo, hi))
     per_station.update(bottleneck_kpis(timeline, names, lo, hi))
     return {f"station.{name}.{kpi}": per_station[f"station.{name}.{kpi}"] for name in names for kpi in STATION_KPIS}

@@ -2,7 +2,8 @@
 
 Failures, shifts and maintenance are computed as next-event times rather than SimPy interrupts: processing runs in
 pieces that end at the next shift end or failure, so a machine costs one timeout per piece and nothing when the
-mechanism is off.
+mechanism is off. A machine holding a finished job (next buffer full, or waiting for a transporter) is blocked;
+a calendar-basis failure strikes then too.
 """
 
 from __future__ import annotations
@@ -13,18 +14,62 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.distributions import make_sampler
-from sim.job import Job, Step
+from sim.faults import ActiveFault
+from sim.job import DEFECT, DEFECT_TYPE, DETECT, REPAIR, UNIFORMS_PER_SLOT, Job
 from sim.quality import defect_probability, type_weights
-from sim.records import BLOCKED, BUSY, COMPLETED, DOWN, IDLE, MAINTENANCE, OFF_SHIFT, SCRAPPED, SETUP, STARVED
+from sim.records import Visit
 from sim.sensors import ProcessState, deviations
+from sim.states import JobStatus, MachineState
 from sim.station import Station
 
 if TYPE_CHECKING:
     from sim.plant import Plant
 
 _EPS = 1e-9
-# positions in a visit row (``Records.VISIT_FIELDS``)
-_END, _DEPART, _INTERRUPTED, _DEFECT_PROB, _DEFECT, _DEFECT_TYPE, _DETECTED = 8, 9, 12, 17, 18, 19, 21
+_NAN = math.nan
+STARVED, BUSY, BLOCKED, IDLE = MachineState.STARVED, MachineState.BUSY, MachineState.BLOCKED, MachineState.IDLE
+SETUP, DOWN, MAINTENANCE, OFF_SHIFT = (
+    MachineState.SETUP,
+    MachineState.DOWN,
+    MachineState.MAINTENANCE,
+    MachineState.OFF_SHIFT,
+)
+
+
+def _alarm(station: Station, wake: simpy.Event) -> None:
+    """A waiting machine's deadline has come: stop waiting for work and look again."""
+    if not wake.triggered:
+        station.stop_waiting(wake)
+        wake.succeed()
+
+
+class OpenVisit:
+    """What is known of a visit while the job is on the machine; ``close`` turns it into its ``Visit`` record."""
+
+    __slots__ = (
+        "batch", "defect", "defect_prob", "defect_type", "destroyed", "detected", "end", "excursion", "fault",
+        "interrupted", "job", "machine", "params", "scrap", "setup_time", "start", "station", "step", "taken", "wear",
+    )  # fmt: skip
+
+    def __init__(self, job: Job, station: int, machine: int, taken: float):
+        self.job, self.station, self.machine, self.taken = job, station, machine, taken
+        self.step = job.steps[job.step]
+        self.start = self.end = self.wear = self.defect_prob = _NAN
+        self.setup_time = self.interrupted = 0.0
+        self.batch = self.defect_type = self.detected = -1
+        self.params: tuple[float, ...] | None = None
+        self.excursion = self.defect = self.destroyed = self.scrap = False
+        self.fault = 0
+
+    def close(self, depart: float, inspected: bool) -> Visit:
+        """The visit's record (``depart`` NaN for a visit still open when the run ends)."""
+        job, step = self.job, self.step
+        return Visit(  # positional, in the field order of Visit: this runs once per operation
+            job.id, job.product, job.step, self.station, self.machine, job.queue_entry, job.queue_length, self.taken,
+            self.start, self.end, depart, step.nominal, step.rework, self.setup_time, self.interrupted, self.batch,
+            self.wear, self.params, self.excursion, self.defect_prob, self.defect, self.defect_type, inspected,
+            self.detected, self.destroyed, self.fault,
+        )  # fmt: skip
 
 
 class Machine:
@@ -36,9 +81,11 @@ class Machine:
         self.index = index
         self.state = -1
         self.current: list[Job] = []
-        self.open_rows: dict[int, list] = {}  # job id -> its visit row while on this machine
-        self.start = math.nan
-        self.end = math.nan
+        self.visits: dict[int, OpenVisit] = {}  # job id -> its visit while on this machine (full loop)
+        self.taken = self.start = self.end = _NAN  # of the current job (lean loop)
+        self.waiting_for: Station | None = None  # holds a finished job until this station has a place
+        self.faults: list[ActiveFault] = []  # fault occurrences acting on this machine now
+        self.last_reading: dict[str, float] = {}  # sensor readings of the last operation (a stuck sensor keeps them)
         self.family: str | None = None
         spec = station.spec
         streams = plant.streams
@@ -48,8 +95,8 @@ class Machine:
             if spec.parameters or spec.wear
             else None
         )
-        self.quality_rng = streams.get("quality", name, index)
         self.failures = spec.failures
+        self.calendar_failures = self.failures is not None and self.failures.basis == "calendar"
         self.ttf = math.inf  # busy time left until the next failure (basis "busy")
         self.fail_at = math.inf  # time of the next failure (basis "calendar")
         if self.failures is not None:
@@ -111,10 +158,9 @@ class Machine:
 
     def _run_plain(self):
         """Wait for work, process, hand on: the loop of a machine without breakdowns, shifts, setups or quality."""
-        env, station, records = self.env, self.station, self.records
+        env, station, records, plant = self.env, self.station, self.records, self.plant
         queue, rule, s, m = station.queue, station.rule, station.index, self.index
-        record_state, visit = records.state, records.visit
-        nan = math.nan
+        record_state, record_visit = records.state, records.visits.append
         self.state = STARVED
         record_state(s, m, env.now, STARVED)
         while True:
@@ -130,36 +176,43 @@ class Machine:
                     continue
             job = station.take(rule(queue, env.now, self) if len(queue) > 1 else 0)
             self.current = [job]
-            self.start = start = env.now
-            self.end = nan
+            self.taken = self.start = start = env.now
+            self.end = _NAN
             if self.state != BUSY:
                 self.state = BUSY
                 record_state(s, m, start, BUSY)
             steps, i = job.steps, job.step
             step = steps[i]
-            yield env.timeout(step.time)
+            yield env.timeout(job.times[i])
             self.end = end = env.now
             nxt = steps[i + 1].station if i + 1 < len(steps) else None
             if nxt is not None and not nxt.try_reserve():
                 self.state = BLOCKED
                 record_state(s, m, end, BLOCKED)
-                yield nxt.wait_for_place()
-            if step.repair is not None and job.defective and self.quality_rng.random() < step.repair:
+                place = nxt.wait_for_place()
+                self.waiting_for = nxt
+                plant.check_deadlock(nxt)
+                yield place
+                self.waiting_for = None
+            if (
+                step.repair is not None
+                and job.defective
+                and job.uniforms[step.slot * UNIFORMS_PER_SLOT + REPAIR] < step.repair
+            ):
                 job.defective = False  # a rework operation removed the defect
-            now = env.now
-            visit(
-                job.id, job.product, i, s, m, job.queue_entry, job.queue_length, start, end, now,
-                step.nominal, 0.0, 0.0, -1, step.rework, nan, None, nan, False, None, False, None, "none",
+            record_visit(
+                Visit(job.id, job.product, i, s, m, job.queue_entry, job.queue_length, start, start, end, env.now,
+                      step.nominal, step.rework)
             )  # fmt: skip
             self.current = []
-            job.remaining -= step.time
+            job.remaining -= job.times[i]
             job.step = i + 1
             if nxt is not None:
                 nxt.admit(job)
             elif job.kit_station is not None:
                 job.kit_station.put_component(job)
             else:
-                records.exit(job, now, COMPLETED)
+                records.exit(job, env.now, JobStatus.COMPLETED)
 
     def _run_full(self):
         env, station = self.env, self.station
@@ -167,7 +220,7 @@ class Machine:
         deferred = False
         self.set_state(STARVED)
         while True:
-            if self._pm_due():
+            if self.maintenance is not None and self._pm_due():
                 yield from self._maintain()
                 continue
             if env.now >= self.fail_at - _EPS:
@@ -191,12 +244,9 @@ class Machine:
             if calendar is not None:
                 deadline = min(deadline, calendar.next_off(env.now))
             wake = station.wait_for_job()
-            if deadline < math.inf:
-                yield wake | env.timeout(max(deadline - env.now, 0.0))
-                if not wake.triggered:
-                    station.stop_waiting(wake)
-            else:
-                yield wake
+            if deadline < math.inf:  # an alarm that wakes the machine unless work came first (cheaper than a Condition)
+                env.timeout(max(deadline - env.now, 0.0)).callbacks.append(lambda _e, w=wake: _alarm(station, w))
+            yield wake
 
     def _work(self, duration: float, ages: bool):
         """Spend ``duration`` of working time, pausing off shift and for failures. Returns (interrupted, failed)."""
@@ -222,9 +272,7 @@ class Machine:
                 yield env.timeout(piece)
             remaining -= piece
             if ages:
-                self.ttf -= piece
-                if self.maintenance is not None and self.maintenance.basis == "busy":
-                    self.since_pm += piece
+                self._age(piece)
             failed = failures is not None and (
                 self.ttf <= _EPS if failures.basis == "busy" else env.now >= self.fail_at - _EPS
             )
@@ -238,18 +286,27 @@ class Machine:
             if remaining <= _EPS:
                 return interrupted, False
 
-    def _blocked_until(self, place: simpy.Event):
-        """Hold the finished job until ``place`` fires; time off shift meanwhile counts as off shift, not blocked."""
+    def hold(self, event: simpy.Event):
+        """Hold the finished job until ``event`` fires (a place downstream, a transporter).
+
+        The machine is blocked meanwhile, off shift while its calendar says so, and down when a calendar-basis
+        failure strikes (the job waits on the machine until the repair is done).
+        """
         env, calendar = self.env, self.station.calendar
-        while not place.triggered:
-            if calendar is None:
-                self.set_state(BLOCKED)
-                yield place
-                return
-            on = calendar.is_on(env.now)
+        while not event.triggered:
+            now = env.now
+            on = calendar is None or calendar.is_on(now)
+            if on and self.calendar_failures and now >= self.fail_at - _EPS:
+                yield from self._breakdown()
+                continue
             self.set_state(BLOCKED if on else OFF_SHIFT)
-            change = calendar.next_off(env.now) if on else calendar.next_on(env.now)
-            yield place | env.timeout(change - env.now)
+            change = math.inf if calendar is None else calendar.next_off(now) if on else calendar.next_on(now)
+            if on and self.calendar_failures:
+                change = min(change, self.fail_at)
+            if change == math.inf:
+                yield event
+            else:
+                yield event | env.timeout(max(change - now, 0.0))
 
     def _with_crew(self, name: str | None, state: int, duration: float):
         self.set_state(state)
@@ -278,10 +335,8 @@ class Machine:
     # ------------------------------------------------------------------------------------------------ serve
 
     def _setup(self, job: Job):
-        """Change over to the job's family if needed; returns the setup time spent."""
+        """Change over to the job's family if needed (the station has ``setup``); returns the setup time spent."""
         setup = self.station.spec.setup
-        if setup is None:
-            return 0.0
         family = self.station.family_of[job.product]
         previous, self.family = self.family, family
         if previous is None or previous == family:
@@ -294,121 +349,160 @@ class Machine:
         yield from self._work(self.setup_samplers[key](), ages=False)
         return self.env.now - started
 
+    def _measure(self, job: Job, now: float) -> tuple[dict[str, float], tuple[float, ...], bool]:
+        """True process values (with any process fault), what the sensors read (with any sensor fault), excursion."""
+        process = self.process
+        params = self.station.spec.parameters
+        slot = job.steps[job.step].slot
+        count = self.plant.parameter_slots
+        values = process.draw(job.normals[slot * count : slot * count + len(params)])
+        if not self.faults:
+            self.last_reading = values
+            return values, tuple(values.values()), process.in_excursion
+        readings = dict(values)
+        for fault in self.faults:
+            name = fault.occurrence.parameter
+            if fault.occurrence.kind == "process_drift":
+                values[name] += fault.occurrence.magnitude * fault.ramp(now)
+                readings[name] = values[name]
+        for fault in self.faults:
+            if fault.occurrence.kind in ("sensor_drift", "sensor_bias", "sensor_stuck"):
+                name = fault.occurrence.parameter
+                readings[name] = fault.read(values[name], now)
+        self.last_reading = readings
+        return values, tuple(readings[name] for name in params), process.in_excursion
+
     def _serve(self, jobs: list[Job]):
         env, station, plant = self.env, self.station, self.plant
         spec = station.spec
         self.current = list(jobs)
-        self.start = self.end = math.nan
-        setup_time = yield from self._setup(jobs[0])
-        faults = station.active_faults(env.now)
-        fault_name = faults[0].name if faults else "none"
-        duration = max(job.op_time for job in jobs)
+        visits = [OpenVisit(job, station.index, self.index, env.now) for job in jobs]
+        for visit in visits:
+            self.visits[visit.job.id] = visit
+        setup_time = (yield from self._setup(jobs[0])) if spec.setup is not None else 0.0
+        start = env.now
+        duration = max(job.times[job.step] for job in jobs) if len(jobs) > 1 else jobs[0].times[jobs[0].step]
         fault_logit = 0.0
-        for fault in faults:
-            if fault.kind == "slowdown":
-                duration *= 1.0 + fault.magnitude
-            elif fault.kind == "degradation":
-                fault_logit += fault.magnitude
-        wear, measured, z = math.nan, None, {}
-        if self.process is not None:
-            wear = self.process.wear if spec.wear is not None else math.nan
-            values = self.process.draw()
+        for fault in self.faults:
+            if fault.occurrence.kind == "slowdown":
+                duration *= 1.0 + fault.occurrence.magnitude
+            elif fault.occurrence.kind == "degradation":
+                fault_logit += fault.occurrence.magnitude
+        fault_code = self.faults[0].code if self.faults else 0
+        wear, readings, excursion, z = _NAN, None, False, {}
+        if self.process is not None:  # one draw per batch: the jobs of a batch share the process state
+            wear = self.process.wear if spec.wear is not None else _NAN
+            values, readings, excursion = self._measure(jobs[0], start)
             z = deviations(spec.parameters, values)
-            measured = dict(values)
-            for fault in faults:
-                if fault.kind == "sensor_drift":
-                    measured[fault.parameter] += fault.drift(env.now)
         batch = plant.next_batch() if spec.batch is not None else -1
-        self.start, self.end = env.now, math.nan
-        inspected = spec.inspection is not None
-        for job in jobs:  # rows so far; quality, inspection and departure fill in the rest
-            step = job.steps[job.step]
-            self.open_rows[job.id] = [
-                job.id, job.product, job.step, station.index, self.index, job.queue_entry, job.queue_length,
-                self.start, math.nan, math.nan, step.nominal, setup_time, 0.0, batch, step.rework, wear,
-                measured, math.nan, False, None, inspected, None, fault_name,
-            ]  # fmt: skip
+        for visit in visits:
+            visit.start, visit.setup_time, visit.batch, visit.wear = start, setup_time, batch, wear
+            visit.params, visit.excursion, visit.fault = readings, excursion, fault_code
         self.set_state(BUSY)
-        interrupted, failed = yield from self._work(duration, ages=True)
-        self.end = env.now
-        for job in jobs:
-            row = self.open_rows[job.id]
-            row[_END], row[_INTERRUPTED] = self.end, interrupted
+        if duration <= self._uninterrupted(start):  # most operations: one timeout, no pausing machinery
+            yield env.timeout(duration)
+            self._age(duration)
+            interrupted, failed = 0.0, False
+        else:
+            interrupted, failed = yield from self._work(duration, ages=True)
+        end = env.now
+        for visit in visits:
+            visit.end, visit.interrupted, visit.destroyed = end, interrupted, failed
         if self.process is not None:
             self.process.wear_step()
         if self.maintenance is not None and self.maintenance.basis == "cycles":
             self.since_pm += 1
-        for job in jobs:
-            yield from self._finish(job, failed, wear, z, fault_logit)
+        for visit in visits:
+            nxt = self._outcome(visit, failed, wear, z, fault_logit)
+            if nxt is not None and not nxt.try_reserve():
+                place = nxt.wait_for_place()
+                self.waiting_for = nxt
+                plant.check_deadlock(nxt)
+                yield from self.hold(place)
+                self.waiting_for = None
+            if nxt is not None and plant.fleet is not None:
+                yield from plant.request_transport(self, visit.job, station, nxt)
+            elif nxt is not None and plant.transport is not None:
+                plant.move(visit.job, station, nxt, env.now)
+            self._depart(visit, nxt)
 
-    def _finish(self, job: Job, failed: bool, wear: float, z: dict[str, float], fault_logit: float):
-        """Quality, inspection and routing of one processed job, then hand it on (blocking while needed)."""
-        env, station, plant, spec, rng = self.env, self.station, self.plant, self.station.spec, self.quality_rng
+    def _uninterrupted(self, now: float) -> float:
+        """Working time available from ``now`` before a shift end or a failure could pause the work."""
+        calendar, failures = self.station.calendar, self.failures
+        room = math.inf if calendar is None else calendar.next_off(now) - now
+        if failures is not None:
+            room = min(room, self.ttf if failures.basis == "busy" else self.fail_at - now)
+        return room - _EPS
+
+    def _age(self, worked: float) -> None:
+        """The machine worked ``worked`` time units: the busy-basis failure and maintenance clocks advance."""
+        self.ttf -= worked
+        if self.maintenance is not None and self.maintenance.basis == "busy":
+            self.since_pm += worked
+
+    def _outcome(self, visit: OpenVisit, failed: bool, wear: float, z: dict[str, float], fault_logit: float):
+        """Quality, repair and inspection of a finished operation; returns the next station (None: the job leaves)."""
+        station, plant = self.station, self.plant
+        spec = station.spec
+        job = visit.job
         step = job.steps[job.step]
-        p, defect, defect_type = math.nan, False, None
+        u = job.uniforms
+        base = step.slot * UNIFORMS_PER_SLOT
         if spec.quality is not None:
             p = defect_probability(spec.quality, spec.parameters, z, 0.0 if math.isnan(wear) else wear, fault_logit)
-            if rng.random() < p:
-                defect = True
+            visit.defect_prob = p
+            if u[base + DEFECT] < p and not failed:  # a destroyed part is scrapped, not defective
+                visit.defect = True
                 weights = type_weights(spec.quality, spec.parameters, z)
-                u, total = rng.random() * sum(weights), 0.0
-                for name, weight in zip(spec.quality.types, weights, strict=True):
+                pick, total = u[base + DEFECT_TYPE] * sum(weights), 0.0
+                for code, (name, weight) in enumerate(zip(spec.quality.types, weights, strict=True)):
                     total += weight
-                    defect_type = name
-                    if u < total:
+                    if pick < total or code == len(weights) - 1:
+                        visit.defect_type = plant.defect_codes[name]
+                        job.defective = True
+                        job.defect_type = job.defect_type or name
                         break
-                job.defective = True
-                job.defect_type = job.defect_type or defect_type
-        if step.repair is not None and job.defective and rng.random() < step.repair:
+        if step.repair is not None and job.defective and u[base + REPAIR] < step.repair:
             job.defective = False  # the rework removed the defect
-        inspected, detected = spec.inspection is not None, None
-        scrap = failed  # a failure with on_failure = "scrap" destroys the part
-        if inspected and not failed:
-            insp = spec.inspection
-            detected = rng.random() < (insp.detect if job.defective else insp.false_alarm)
+        inspection = spec.inspection
+        visit.scrap = failed  # a failure with on_failure = "scrap" destroys the part
+        if inspection is not None and not failed:
+            detected = u[base + DETECT] < (inspection.detect if job.defective else inspection.false_alarm)
+            visit.detected = int(detected)
             if detected:
-                if insp.rework is not None and job.rework_count < insp.max_rework:
+                if inspection.rework is not None and job.rework_count < inspection.max_rework:
                     job.rework_count += 1
                     plant.insert_rework(job, station)
                 else:
-                    scrap = True
-        row = self.open_rows[job.id]
-        row[_DEFECT_PROB], row[_DEFECT], row[_DEFECT_TYPE], row[_DETECTED] = p, defect, defect_type, detected
-        nxt = None if scrap or job.step + 1 >= len(job.steps) else job.steps[job.step + 1].station
-        if nxt is not None and not nxt.try_reserve():
-            yield from self._blocked_until(nxt.wait_for_place())
-        if nxt is not None and plant.transport is not None:
-            yield from plant.request_transport(self, job, station, nxt)
-        row[_DEPART] = env.now
-        self.records.visit(*row)
-        del self.open_rows[job.id]
-        job.remaining -= step.time
+                    visit.scrap = True
+        return None if visit.scrap or job.step + 1 >= len(job.steps) else job.steps[job.step + 1].station
+
+    def _depart(self, visit: OpenVisit, nxt: Station | None) -> None:
+        """The job leaves the machine: its visit is recorded, and it goes on, is scrapped or leaves the plant."""
+        env, plant, job = self.env, self.plant, visit.job
+        self.records.visits.append(visit.close(env.now, self.station.spec.inspection is not None))
+        del self.visits[job.id]
+        job.remaining -= job.times[job.step]
         job.step += 1
         self.current.remove(job)
         if nxt is not None:
             if plant.transport is None:
                 nxt.admit(job)
-        elif scrap:
-            self.records.exit(job, env.now, SCRAPPED)
+        elif visit.scrap:
+            self.records.exit(job, env.now, JobStatus.SCRAPPED)
             if job.kit_station is not None:
                 plant.replace_component(job)  # its assembly still needs one
         elif job.kit_station is not None:
             job.kit_station.put_component(job)
         else:
-            self.records.exit(job, env.now, COMPLETED)
+            self.records.exit(job, env.now, JobStatus.COMPLETED)
 
-
-def open_visit_rows(machine: Machine):
-    """Rows for jobs still on the machine when the run ends (in set-up, in process or blocked)."""
-    nan = math.nan
-    for job in machine.current:
-        row = machine.open_rows.get(job.id)
-        if row is not None:
-            yield tuple(row)
-            continue
-        step: Step = job.steps[job.step]  # the lean loop, or still setting up (start is NaN then)
-        yield (
-            job.id, job.product, job.step, machine.station.index, machine.index, job.queue_entry, job.queue_length,
-            machine.start, machine.end, nan, step.nominal, 0.0, 0.0, -1, step.rework, nan, None, nan, False, None,
-            machine.station.spec.inspection is not None, None, "none",
-        )  # fmt: skip
+    def open_visits(self):
+        """Records of the jobs still on the machine when the run ends (in set-up, in process or blocked)."""
+        inspected = self.station.spec.inspection is not None
+        for job in self.current:
+            visit = self.visits.get(job.id)
+            if visit is None:  # the lean loop keeps no OpenVisit
+                visit = OpenVisit(job, self.station.index, self.index, self.taken)
+                visit.start, visit.end = self.start, self.end
+            yield visit.close(_NAN, inspected)

@@ -13,8 +13,11 @@ Definitions (one choice among several in use; here OEE = good × ideal time / pl
   ``batch.max`` (without one, each batch counts once at its nominal time). Starved, blocked and idle time and
   slower-than-nominal processing all show as performance losses. Performance may exceed 1 in a short window: an
   operation counts wholly in the window in which it ends, and actual times scatter around the nominal one;
-- ``quality`` = share of those operations (one per job, also at batch stations) that did not create a defect (1
-  where the records have no ``defect`` column: no quality model; NaN when no operation ended in the window);
+- ``quality`` = share of those operations (one per job, also at batch stations) that did not create a defect and
+  whose part a breakdown did not destroy (``destroyed``, with ``on_failure = "scrap"``): a destroyed part counts
+  as produced and bad, and in ``W`` only with the working time it got before the failure, so performance does not
+  credit work that was never done (1 where the records have no ``defect`` column: no quality model; NaN when no
+  operation ended in the window);
 - ``oee = availability × performance × quality`` (= quality × W / P); 0 when nothing ended in the window.
 
 Records without ``nominal_time`` (the old schema) take the mean of the scenario's processing-time distribution of
@@ -29,12 +32,17 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
-from sim.bottleneck import STATES, codes
 from sim.spec import Scenario
+from sim.states import MachineState
+from sim.tables import codes, floats
 
 OEE_KPIS = ("availability", "performance", "quality", "oee")
-_OFF_SHIFT, _MAINTENANCE = STATES.index("off_shift"), STATES.index("maintenance")
-_DOWN, _SETUP = STATES.index("down"), STATES.index("setup")
+_OFF_SHIFT, _MAINTENANCE, _DOWN, _SETUP = (
+    MachineState.OFF_SHIFT,
+    MachineState.MAINTENANCE,
+    MachineState.DOWN,
+    MachineState.SETUP,
+)
 
 
 def oee_factors(
@@ -62,19 +70,10 @@ def max_batch(scenario: Scenario, station: str) -> float:
         return math.nan
 
 
-def _floats(table: pa.Table, name: str, default: float) -> np.ndarray:
-    if name not in table.column_names:
-        return np.full(table.num_rows, default)
-    column = table[name]
-    if pa.types.is_boolean(column.type):
-        column = column.fill_null(False)
-    return column.to_numpy(zero_copy_only=False).astype(float)
-
-
 def nominal_times(scenario: Scenario, operations: pa.Table) -> np.ndarray:
     """``nominal_time`` of each operation, or (old schema) the mean processing time of its product's route step."""
     if "nominal_time" in operations.column_names:
-        return _floats(operations, "nominal_time", math.nan)
+        return floats(operations, "nominal_time", math.nan)
     products = list(scenario.products)
     longest = max(len(p.route) for p in scenario.products.values())
     means = np.full((len(products), longest), math.nan)
@@ -101,26 +100,33 @@ def station_oee(
     """
     names = list(scenario.stations)
     station = codes(operations["station"], names)
-    end = _floats(operations, "end", math.nan)
+    end = floats(operations, "end", math.nan)
     ended = (station >= 0) & (end > lo) & (end <= hi)
     if lo == 0:
         ended |= (station >= 0) & (end == 0)
     station = station[ended]
     nominal = np.nan_to_num(nominal_times(scenario, operations)[ended])
-    batch = np.nan_to_num(_floats(operations, "batch", -1)[ended], nan=-1).astype(np.int64)
-    defect = _floats(operations, "defect", 0)[ended] > 0
+    batch = np.nan_to_num(floats(operations, "batch", -1)[ended], nan=-1).astype(np.int64)
+    destroyed = floats(operations, "destroyed", 0)[ended] > 0
+    defect = (floats(operations, "defect", 0)[ended] > 0) | destroyed
+    # a part destroyed by a breakdown got only part of its work: credit the working time it had, not the nominal
+    worked = (floats(operations, "end", math.nan) - floats(operations, "start", math.nan))[ended]
+    worked -= floats(operations, "interrupted", 0)[ended]
+    nominal = np.where(destroyed, np.minimum(np.nan_to_num(worked), nominal), nominal)
 
-    single = batch < 0
-    work = np.bincount(station[single], weights=nominal[single], minlength=len(names)).astype(float)
-    if not single.all():
-        # a batch counts once: its nominal time (that of its longest job) × its size / the station's max batch size
-        pairs = np.stack([station[~single], batch[~single]])
+    # each operation's share of the nominal work: a batch counts once, its nominal time (that of its longest job)
+    # × its size / the station's max batch size, shared equally by its jobs
+    credit = nominal.copy()
+    batched = batch >= 0
+    if batched.any():
+        pairs = np.stack([station[batched], batch[batched]])
         groups, inverse, size = np.unique(pairs, axis=1, return_inverse=True, return_counts=True)
         longest = np.full(size.size, 0.0)
-        np.maximum.at(longest, inverse.ravel(), nominal[~single])
+        np.maximum.at(longest, inverse.ravel(), nominal[batched])
         capacity = np.array([max_batch(scenario, name) for name in names])[groups[0]]
         full = np.where(np.isnan(capacity), size, capacity)
-        work += np.bincount(groups[0], weights=longest * size / full, minlength=len(names))
+        credit[batched] = (longest / full)[inverse.ravel()]
+    work = np.bincount(station, weights=credit, minlength=len(names)).astype(float)
     count = np.bincount(station, minlength=len(names))
     defects = np.bincount(station, weights=defect, minlength=len(names))
 

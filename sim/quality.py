@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sim.bounds import SPEC_CONFIG
 from sim.distributions import Distribution
 from sim.sensors import ParameterSpec
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
 
 
 class DefectType(_Strict):

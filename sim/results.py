@@ -13,16 +13,10 @@ import pyarrow.compute as pc
 from sim import files
 from sim.bottleneck import bottleneck_station
 from sim.kpi import Estimate, estimates, kpi_info
+from sim.measurement import Replication, counted, deadlock_summary
 from sim.spec import Scenario
 
-TABLES = ("jobs", "operations", "states", "wip", "transports")
-
-
-@dataclass
-class Replication:
-    index: int
-    kpis: dict[str, float]
-    tables: dict[str, pa.Table] | None = None
+TABLES = ("jobs", "operations", "states", "wip", "transports", "faults", "deadlocks")
 
 
 @dataclass
@@ -36,8 +30,8 @@ class RunResult:
 
     @property
     def estimates(self) -> dict[str, Estimate]:
-        """Mean and 95 % confidence interval of every KPI over the replications."""
-        return estimates([r.kpis for r in self.replications])
+        """Mean and 95 % confidence interval of every KPI over the replications the deadlock policy counts."""
+        return estimates([r.kpis for r in counted(self.replications, self.scenario.scenario.deadlocks)])
 
     def table(self, name: str) -> pa.Table:
         """One record table over all replications (needs ``keep_tables``)."""
@@ -47,8 +41,8 @@ class RunResult:
         return pa.concat_tables(parts)
 
     def kpi_table(self) -> pa.Table:
-        """One row per replication, one column per KPI."""
-        names = list(self.estimates)
+        """One row per replication (deadlocked ones too: see ``deadlocked``), one column per KPI."""
+        names = list(dict.fromkeys(name for r in self.replications for name in r.kpis))
         columns = {"replication": pa.array([r.index for r in self.replications], type=pa.int32())}
         for name in names:
             columns[name] = pa.array([r.kpis.get(name, float("nan")) for r in self.replications], type=pa.float64())
@@ -57,10 +51,11 @@ class RunResult:
     def summary(self) -> dict[str, Any]:
         """Every reported number as plain JSON-ready data."""
         meta = self.scenario.scenario
+        currency = self.scenario.costs.currency if self.scenario.costs is not None else "EUR"
         plant: dict[str, Any] = {}
         stations: dict[str, dict[str, Any]] = {}
         for name, est in self.estimates.items():
-            entry = est.as_dict() | {"unit": kpi_info(name, meta.time_unit).unit}
+            entry = est.as_dict() | {"unit": kpi_info(name, meta.time_unit, currency).unit}
             if name.startswith("station."):
                 _, station, kpi = name.split(".", 2)
                 stations.setdefault(station, {})[kpi] = entry
@@ -74,10 +69,12 @@ class RunResult:
                 "hash": self.scenario.content_hash,
                 "time_unit": meta.time_unit,
                 "warmup": meta.warmup,
+                "warmup_pilot": meta.warmup_pilot if meta.warmup == "auto" else None,
                 "horizon": meta.horizon,
             },
             "seed": self.seed,
             "replications": len(self.replications),
+            "deadlocks": deadlock_summary(self.replications, meta.deadlocks),
             "confidence": 0.95,
             "kpis": plant,
             "stations": stations,

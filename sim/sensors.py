@@ -24,11 +24,13 @@ duration = 25         # operations it lasts
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from sim.bounds import SPEC_CONFIG
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
 
 
 class ParameterSpec(_Strict):
@@ -60,8 +62,8 @@ class ProcessState:
     """The process of one machine: its tool wear and any running excursion; draws parameter values."""
 
     __slots__ = (
-        "excursion_left", "excursion_param", "excursion_shift", "names", "params", "rng", "spec_excursions",
-        "spec_wear", "wear",
+        "excursion_left", "excursion_param", "excursion_shift", "in_excursion", "names", "params", "rng",
+        "spec_excursions", "spec_wear", "wear",
     )  # fmt: skip
 
     def __init__(
@@ -80,9 +82,14 @@ class ProcessState:
         self.excursion_left = 0
         self.excursion_param = ""
         self.excursion_shift = 0.0
+        self.in_excursion = False  # the last drawn values include an excursion (truth)
 
-    def draw(self) -> dict[str, float]:
-        """True process values for the next operation (before any sensor fault)."""
+    def draw(self, normals: list[float]) -> dict[str, float]:
+        """True process values for the next operation (before any sensor fault).
+
+        ``normals`` are standard normal numbers for the parameters' noise, in parameter order (they come with the
+        job: common random numbers per job); excursions and wear belong to the machine and use its own stream.
+        """
         rng = self.rng
         exc = self.spec_excursions
         if exc is not None and self.excursion_left == 0 and self.names and rng.random() < exc.rate:
@@ -90,11 +97,12 @@ class ProcessState:
             sign = 1.0 if rng.random() < 0.5 else -1.0
             self.excursion_shift = sign * exc.magnitude * self.params[self.excursion_param].tolerance
             self.excursion_left = exc.duration
+        self.in_excursion = self.excursion_left > 0
         values = {}
-        for name, p in self.params.items():
+        for k, (name, p) in enumerate(self.params.items()):
             value = p.setpoint + p.wear_effect * self.wear
             if p.noise:
-                value += p.noise * rng.standard_normal()
+                value += p.noise * normals[k]
             if self.excursion_left and name == self.excursion_param:
                 value += self.excursion_shift
             values[name] = value
@@ -112,10 +120,6 @@ class ProcessState:
     def renew(self) -> None:
         """Preventive maintenance: a new tool."""
         self.wear = 0.0
-
-    @property
-    def in_excursion(self) -> bool:
-        return self.excursion_left > 0
 
 
 def deviations(params: dict[str, ParameterSpec], values: dict[str, float]) -> dict[str, float]:

@@ -11,13 +11,14 @@ A machine's first job needs no setup; a job of the family the machine is set up 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, model_validator
 
+from sim.bounds import SPEC_CONFIG
 from sim.distributions import Distribution
 
 
 class SetupSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     families: dict[str, str]
     matrix: dict[str, dict[str, Distribution]] | None = None
     time: Distribution | None = None

@@ -18,7 +18,9 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from sim.bounds import SPEC_CONFIG
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_UNIT = {"s": 1 / 60, "min": 1.0, "h": 60.0}
@@ -35,7 +37,7 @@ def _clock_minutes(text: str) -> int:
 class Shift(BaseModel):
     """A shift from ``start`` to ``end`` (may cross midnight) or lasting ``hours``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     start: str
     end: str | None = None
     hours: float | None = Field(None, gt=0)
@@ -64,7 +66,7 @@ class Shift(BaseModel):
 
 
 class Break(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     start: str
     minutes: float = Field(gt=0, le=1440)
 
@@ -76,7 +78,7 @@ class Break(BaseModel):
 
 
 class CalendarSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=lambda: list(DAYS))
     shifts: list[Shift] = Field(min_length=1)
     breaks: list[Break] = Field(default_factory=list)
@@ -126,6 +128,7 @@ class Calendar:
         self._starts = [a for a, _ in self.intervals]
         self.always_on = self.intervals == [(0.0, self.week)]
         self._tol = 1e-9 * self.week
+        self._span: tuple[float, float, tuple[float, int, bool]] = (0.0, 0.0, (0.0, -1, False))
 
     @property
     def on_share(self) -> float:
@@ -138,12 +141,25 @@ class Calendar:
         Boundaries are compared with a tolerance, so that ``is_on``, ``next_on`` and ``next_off`` always agree and
         always move time forward, even where a boundary (17.4 min, 10 min in hours) is not exact in floating point.
         """
-        base = math.floor(t / self.week) * self.week
+        span = self._span
+        if span[0] <= t < span[1]:  # machines ask about the same shift (or gap) many times in a row
+            return span[2]
+        week, tol = self.week, self._tol
+        base = math.floor(t / week) * week
         x = t - base
-        if x > self.week - self._tol:  # rounding left t at the very end of the previous week
-            base, x = base + self.week, x - self.week
-        i = bisect.bisect_right(self._starts, x + self._tol) - 1
-        return base, i, i >= 0 and x < self.intervals[i][1] - self._tol
+        if x > week - tol:  # rounding left t at the very end of the previous week
+            base, x = base + week, x - week
+        i = bisect.bisect_right(self._starts, x + tol) - 1
+        on = i >= 0 and x < self.intervals[i][1] - tol
+        found = (base, i, on)
+        if x >= 0.0:  # remember the stretch of the week over which the answer stays the same
+            if on:
+                low, high = self.intervals[i][0] - tol, self.intervals[i][1] - tol
+            else:
+                low = self.intervals[i][1] - tol if i >= 0 else 0.0
+                high = (self._starts[i + 1] if i + 1 < len(self._starts) else week) - tol
+            self._span = (base + max(low, 0.0), base + min(high, week - tol), found)
+        return found
 
     def is_on(self, t: float) -> bool:
         return self._position(t)[2]

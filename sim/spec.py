@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from sim.batching import BatchSpec
+from sim.bounds import BUFFER_WHY, MAX_BUFFER, MAX_TIME, SPEC_CONFIG, TIME_WHY, Count, PositiveTime, Time, at_most
+from sim.costs import CostSpec
 from sim.dispatch import RULES
 from sim.distributions import DIST_KINDS, Distribution
 from sim.errors import ScenarioError
 from sim.failures import CrewSpec, FailureSpec, MaintenanceSpec
 from sim.faults import FaultSpec
+from sim.files import read_text
 from sim.quality import InspectionSpec, QualitySpec
 from sim.sensors import ExcursionSpec, ParameterSpec, WearSpec
 from sim.setups import SetupSpec
@@ -32,7 +37,7 @@ from sim.transport import TransportSpec
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(**SPEC_CONFIG, populate_by_name=True)
 
 
 class ScenarioMeta(_Strict):
@@ -42,28 +47,32 @@ class ScenarioMeta(_Strict):
     calendar: str | None = Field(None, description="shift calendar of every station without its own")
     warmup: float | Literal["auto"] = Field(
         0.0,
-        description='time discarded before measuring, or "auto": MSER-5 per replication (the run lasts 2 × horizon)',
+        description='time discarded before measuring, or "auto": MSER-5 on the pilot (the run lasts 2 × horizon)',
     )
-    horizon: float | None = Field(None, gt=0, description="measured time after warm-up; None runs an order book out")
+    horizon: PositiveTime | None = Field(None, description="measured time after warm-up; None runs an order book out")
+    warmup_pilot: int = Field(
+        5, ge=1, le=1000, description='with warmup = "auto": replications whose mean WIP series picks the warm-up'
+    )
+    deadlocks: Literal["exclude", "include", "fail"] = Field(
+        "exclude", description="replications that end in a deadlock: left out of estimates, averaged in, or an error"
+    )
     seed: int = Field(0, ge=0)
 
     @field_validator("warmup", mode="plain")
     @classmethod
     def _warmup(cls, value: Any) -> float | str:
-        """A number ≥ 0 (numeric text too, as pydantic reads floats) or the word ``"auto"``."""
-        if isinstance(value, str) and value.strip() == "auto":
+        """A number ≥ 0 and < 1e12 time units, or exactly the word ``"auto"`` (no numeric text)."""
+        if isinstance(value, str) and value == "auto":
             return "auto"
-        try:
-            if isinstance(value, bool):
-                raise TypeError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f'expected a number or "auto", got {_show(value)}') from None
-        if not math.isfinite(number):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f'expected a number or "auto", got {_show(value)}')
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"must be a finite number, got {_show(value)}")
-        if number < 0:
+        if value < 0:
             raise ValueError(f"must be ≥ 0, got {_show(value)}")
-        return number
+        if value >= MAX_TIME:
+            raise ValueError(f"must be < 1e12 time units, got {_show(value)} ({TIME_WHY})")
+        return float(value)
 
 
 class DueDate(_Strict):
@@ -71,14 +80,14 @@ class DueDate(_Strict):
 
     rule: Literal["twk", "constant", "none"] = "none"
     factor: float = Field(3.0, gt=0)
-    allowance: float = Field(0.0, ge=0)
+    allowance: Time = 0.0
 
 
 class Order(_Strict):
     id: str = Field(min_length=1)
     product: str
-    release: float = Field(0.0, ge=0)
-    due: float | None = Field(None, ge=0)
+    release: Time = 0.0
+    due: Time | None = None
 
 
 class Release(_Strict):
@@ -88,10 +97,19 @@ class Release(_Strict):
     product_mix: dict[str, float] = Field(default_factory=dict)
     due_date: DueDate = DueDate()
 
+    @field_validator("interarrival")
+    @classmethod
+    def _arrivals_take_time(cls, value: Any) -> Any:
+        if value is not None and not value.mean > 0:
+            raise ValueError(f"mean must be > 0, got {value.mean:g} (every job would arrive at one instant, for ever)")
+        return value
+
 
 class Station(_Strict):
-    machines: int = Field(1, ge=1)
-    buffer: int | None = Field(None, ge=0, description="queue capacity in front; None = unlimited")
+    machines: Count = 1
+    buffer: Annotated[int, Field(ge=0), at_most(MAX_BUFFER, BUFFER_WHY)] | None = Field(
+        None, description="queue capacity in front; None = unlimited"
+    )
     dispatch: str = "fifo"
     calendar: str | None = None
     failures: FailureSpec | None = None
@@ -124,6 +142,7 @@ class Scenario(_Strict):
     crews: dict[str, CrewSpec] = Field(default_factory=dict)
     transport: TransportSpec | None = None
     faults: list[FaultSpec] = Field(default_factory=list)
+    costs: CostSpec | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -186,10 +205,7 @@ def load_scenario(
     path = Path(path)
     source = source or str(path)
     parsed = parse_overrides(overrides)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(source, [("", f"cannot read file ({exc.strerror or exc})")]) from None
+    text = read_text(path, source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -205,13 +221,11 @@ def scenario_from_dict(raw: Mapping[str, Any], source: str = "<scenario>") -> Sc
 def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]]:
     """Read an order book (columns id, product, release, due; due optional) into plain dicts."""
     label = label or str(path)
+    text = read_text(path, label, "order book", keep_line_ends=True)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ScenarioError(
-            label, [("", f"cannot read order book ({getattr(exc, 'strerror', None) or exc})")]
-        ) from None
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ScenarioError(label, [("", f"cannot read order book ({exc})")]) from None
     if not rows:
         raise ScenarioError(label, [("", "order book has no rows")])
     missing = {"id", "product", "release"} - set(rows[0])
@@ -237,7 +251,8 @@ def read_orders_csv(path: Path, label: str | None = None) -> list[dict[str, Any]
 def parse_overrides(overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
     """``["a.b=1", "c=spt"]`` -> ``{"a.b": 1, "c": "spt"}`` (values parsed as TOML, else kept as text)."""
     if isinstance(overrides, Mapping):
-        return dict(overrides)
+        # numpy scalars (a design point, a chosen warm-up) as Python numbers: the models take no numpy types
+        return {key: value.item() if isinstance(value, np.generic) else value for key, value in overrides.items()}
     parsed: dict[str, Any] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -347,9 +362,18 @@ def _show(value: Any) -> str:
     if isinstance(value, dict | list):
         text = json.dumps(value, default=str)
         return text if len(text) < 60 else text[:57] + "..."
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as written in TOML
     if isinstance(value, float):
         return f"{value:g}"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _show_for_int(value: Any) -> str:
+    """Like ``_show``, but a float reads as one (``2.0``, not ``2``) where an integer was expected."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return f"{value:.1f}"
+    return _show(value)
 
 
 def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
@@ -359,6 +383,7 @@ def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
         "greater_than_equal": lambda: f"must be ≥ {_show(ctx.get('ge'))}, got {_show(value)}",
         "greater_than": lambda: f"must be > {_show(ctx.get('gt'))}, got {_show(value)}",
         "less_than_equal": lambda: f"must be ≤ {_show(ctx.get('le'))}, got {_show(value)}",
+        "less_than": lambda: f"must be < {_show(ctx.get('lt'))}, got {_show(value)}",
         "finite_number": lambda: f"must be a finite number, got {_show(value)}",
         "string_too_short": lambda: "must not be empty",
         "extra_forbidden": lambda: "unknown key",
@@ -366,9 +391,10 @@ def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
         "union_tag_invalid": lambda: f"unknown distribution {ctx.get('tag')!r}; use one of {', '.join(DIST_KINDS)}",
         "union_tag_not_found": lambda: f"a distribution needs 'dist' (one of {', '.join(DIST_KINDS)})",
         "too_short": lambda: "must not be empty",
-        "int_type": lambda: f"expected an integer, got {_show(value)}",
-        "int_parsing": lambda: f"expected an integer, got {_show(value)}",
-        "int_from_float": lambda: f"expected an integer, got {_show(value)}",
+        "int_type": lambda: f"expected an integer, got {_show_for_int(value)}",
+        "int_parsing": lambda: f"expected an integer, got {_show_for_int(value)}",
+        "int_from_float": lambda: f"expected an integer, got {_show_for_int(value)}",
+        "bool_type": lambda: f"expected true or false, got {_show(value)}",
         "float_type": lambda: f"expected a number, got {_show(value)}",
         "float_parsing": lambda: f"expected a number, got {_show(value)}",
         "string_type": lambda: f"expected text, got {_show(value)}",
@@ -549,6 +575,15 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
             problems.append((f"faults[{i}].station", f"no station named {fault.station!r}"))
         elif fault.parameter is not None and fault.parameter not in s.stations[fault.station].parameters:
             problems.append((f"faults[{i}].parameter", f"{fault.station} has no parameter {fault.parameter!r}"))
+        elif isinstance(fault.machine, int) and fault.machine >= s.stations[fault.station].machines:
+            count = s.stations[fault.station].machines
+            problems.append((f"faults[{i}].machine", f"{fault.station} has {count} machine(s): use 0 to {count - 1}"))
+    names = [fault.name for fault in s.faults]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            problems.append((f"faults[{i}].name", f"duplicate fault name {name!r}"))
+    if s.costs is not None:
+        problems += s.costs.problems(s.stations)
     return problems
 
 

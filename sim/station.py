@@ -41,7 +41,7 @@ class Station:
         self.stock: dict[int, list[Job]] = {}  # finished components waiting for their assembly, by product code
         self.has_kits = False
         self.on_consume: Callable[[Job, Job], None] | None = None  # (component, assembly) -> None
-        self.faults: list = []
+        self.faults: list = []  # specs of the faults that strike this station's machines
 
     # ------------------------------------------------------------------------------------------------ places
 
@@ -140,6 +140,3 @@ class Station:
         """A finished component joins the kit stock of this (assembly) station."""
         self.stock.setdefault(job.product, []).append(job)
         self.wake()
-
-    def active_faults(self, t: float) -> list:
-        return [f for f in self.faults if f.active(t)] if self.faults else []

@@ -12,23 +12,24 @@ before the move, so a transporter never waits at a full buffer.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sim.bounds import SPEC_CONFIG, Count
 from sim.distributions import Distribution
 
 
 class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     origin: str
     destination: str
     time: Distribution
 
 
 class TransportSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SPEC_CONFIG
     default: Distribution
     routes: list[Route] = Field(default_factory=list)
-    fleet: int | None = Field(None, ge=1)
+    fleet: Count | None = None
 
     def travel(self, origin: str, destination: str) -> Distribution:
         """The travel-time distribution from ``origin`` to ``destination``."""

@@ -2,10 +2,9 @@
 
 With ``warmup = "auto"`` a replication runs for ``2 × horizon``; the truncation point ``d`` is chosen by MSER-5
 within the first half of the run and the KPIs are measured in ``[d, d + horizon]``, so the horizon keeps its
-meaning (time measured after the warm-up). ``sim.experiment.run_experiment`` pools: it applies MSER-5 to the mean
-series of all replications (a pilot pass) and measures each in the same window; a replication evaluated alone
-(``auto_warmup`` on its own records) uses its own series, which is biased low in heavy traffic because it also
-cuts after that replication's upward excursions.
+meaning (time measured after the warm-up). Every command pools (``sim.measurement``): MSER-5 on the mean series of
+the pilot replications, one window for all. ``auto_warmup`` applies the rule to one replication's own records, for
+analysis only: that is biased low in heavy traffic because it also cuts after the replication's upward excursions.
 
 The default output series is the number of jobs in the system (WIP), time-averaged over equal time bins
 (``BINS`` bins over the run). It is defined at every moment whatever leaves the plant (completed, scrapped or
@@ -27,8 +26,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from sim.bottleneck import codes
 from sim.spec import Scenario
+from sim.tables import codes
 
 BATCH = 5  # MSER-5: observations per batch mean
 BINS = 1000  # equal time bins of the WIP series over the whole run (2 × horizon)

@@ -14,52 +14,64 @@ import pytest
 import scenarios.cache
 import scenarios.evaluate
 from scenarios import catalog
-from scenarios.cache import EvaluationCache, engine_version
-from scenarios.evaluate import Task, evaluate, simulate_task
+from scenarios.cache import EvaluationCache, engine_version, source_hash
+from scenarios.evaluate import Task, evaluate
 from sim.errors import ShopfloorError
+from sim.measurement import Replication
+from sim.records import Deadlock
 
 HASH = "ab" * 32
 KPIS = {"throughput": 0.8125, "late_share": math.nan, "cycle_time_mean": 1 / 3, "completed": 812.0, "tiny": 5e-324}
+
+
+def result(kpis: dict[str, float], replication: int = 0, deadlock: Deadlock | None = None) -> Replication:
+    return Replication(replication, dict(kpis), None, deadlock)
 
 
 def test_round_trip_keeps_values_exactly_including_nan(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     with EvaluationCache(path) as cache:
         assert len(cache) == 0
-        cache.put((HASH, 7, 0), '{"scenario": 1}', KPIS)
-        cache.put((HASH, 7, 1), '{"scenario": 1}', {"throughput": 0.5})
+        cache.put((HASH, 7, 0), '{"scenario": 1}', result(KPIS))
+        cache.put(
+            (HASH, 7, 1), '{"scenario": 1}', result({"throughput": 0.5}, 1, Deadlock(12.5, "circular_wait", ("a", "b")))
+        )
+        cache.put_warmup(HASH, 7, 123.25)
         assert len(cache) == 2
     with EvaluationCache(path) as cache:  # reopened: the results were committed
         found = cache.get_many([(HASH, 7, 0), (HASH, 7, 1), (HASH, 7, 2)])
+        assert cache.warmup(HASH, 7) == 123.25
+        assert cache.warmup(HASH, 8) is None
     assert set(found) == {(HASH, 7, 0), (HASH, 7, 1)}
-    got = found[(HASH, 7, 0)]
+    got = found[(HASH, 7, 0)].kpis
     assert list(got) == list(KPIS)
     assert math.isnan(got["late_share"])
     assert {k: v for k, v in got.items() if k != "late_share"} == {k: v for k, v in KPIS.items() if k != "late_share"}
-    assert found[(HASH, 7, 1)] == {"throughput": 0.5}
+    assert found[(HASH, 7, 0)].deadlock is None
+    assert found[(HASH, 7, 1)] == result({"throughput": 0.5}, 1, Deadlock(12.5, "circular_wait", ("a", "b")))
 
 
 def test_the_key_is_hash_seed_replication_and_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "cache.sqlite"
     with EvaluationCache(path) as cache:
-        cache.put((HASH, 7, 0), "{}", {"throughput": 1.0})
+        cache.put((HASH, 7, 0), "{}", result({"throughput": 1.0}))
         assert cache.engine == engine_version()
         for other in ((HASH, 8, 0), (HASH, 7, 1), ("cd" * 32, 7, 0)):
             assert cache.get_many([other]) == {}, other
-        cache.put((HASH, 7, 0), "{}", {"throughput": 2.0})  # the same key again replaces, never duplicates
+        cache.put((HASH, 7, 0), "{}", result({"throughput": 2.0}))  # the same key again replaces, never duplicates
         assert len(cache) == 1
-        assert cache.get_many([(HASH, 7, 0)]) == {(HASH, 7, 0): {"throughput": 2.0}}
-    monkeypatch.setattr(scenarios.cache, "engine_version", lambda: "0.0.0+another-engine")
+        assert cache.get_many([(HASH, 7, 0)]) == {(HASH, 7, 0): result({"throughput": 2.0})}
+    monkeypatch.setattr(scenarios.cache, "engine_version", lambda: "0" * 64)
     with EvaluationCache(path) as newer:
-        assert newer.engine == "0.0.0+another-engine"
+        assert newer.engine == "0" * 64
         assert newer.get_many([(HASH, 7, 0)]) == {}  # a new engine may simulate differently: a miss
         assert len(newer) == 0
-        newer.put((HASH, 7, 0), "{}", {"throughput": 3.0})
+        newer.put((HASH, 7, 0), "{}", result({"throughput": 3.0}))
     monkeypatch.undo()
     with EvaluationCache(path) as cache:  # the old engine's entry is still there, beside the new one
-        assert cache.get_many([(HASH, 7, 0)]) == {(HASH, 7, 0): {"throughput": 2.0}}
+        assert cache.get_many([(HASH, 7, 0)]) == {(HASH, 7, 0): result({"throughput": 2.0})}
     db = sqlite3.connect(path)
-    assert db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM replications").fetchone()[0] == 2
     assert db.execute("SELECT COUNT(*) FROM scenarios").fetchone()[0] == 1
     db.close()
 
@@ -77,7 +89,7 @@ def test_a_damaged_cache_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     with EvaluationCache(path) as cache:
         for r in range(300):
-            cache.put((HASH, 1, r), "{}", {"throughput": float(r), "padding": "x" * 200})
+            cache.put((HASH, 1, r), "{}", result({"throughput": float(r), "padding": 1.0 + r / 7}, r))
     data = bytearray(path.read_bytes())
     assert len(data) > 6 * 4096 and not Path(f"{path}-wal").exists()
     data[3 * 4096 : 6 * 4096] = b"\xa5" * (3 * 4096)  # garbage over pages 4-6, header and schema intact
@@ -99,9 +111,14 @@ def test_a_folder_in_place_of_the_cache_is_a_clear_error(tmp_path: Path) -> None
 PARENT = os.getpid()
 
 
-def simulate_and_tell_pid(task: Task) -> dict[str, float]:
+ORIGINAL_EXECUTE = scenarios.evaluate._execute
+
+
+def simulate_and_tell_pid(run: scenarios.evaluate._Run) -> Replication:
     """What a worker runs, plus the id of the process that ran it (module level: picklable by reference)."""
-    return simulate_task(task) | {"pid": float(os.getpid())}
+    done = ORIGINAL_EXECUTE(run)
+    done.kpis["pid"] = float(os.getpid())
+    return done
 
 
 def test_workers_simulate_and_the_parent_stores(
@@ -112,12 +129,12 @@ def test_workers_simulate_and_the_parent_stores(
     puts: list[tuple[int, tuple]] = []
     original_put = EvaluationCache.put
 
-    def recording_put(self: EvaluationCache, key: tuple[str, int, int], canonical: str, kpis: dict) -> None:
+    def recording_put(self: EvaluationCache, key: tuple[str, int, int], canonical: str, done: Replication) -> None:
         puts.append((os.getpid(), key))
-        return original_put(self, key, canonical, kpis)
+        return original_put(self, key, canonical, done)
 
     monkeypatch.setattr(EvaluationCache, "put", recording_put)
-    monkeypatch.setattr(scenarios.evaluate, "simulate_task", simulate_and_tell_pid)
+    monkeypatch.setattr(scenarios.evaluate, "_execute", simulate_and_tell_pid)
     stored_when_reported: list[tuple[int, int]] = []
     with EvaluationCache(tmp_path / "cache.sqlite") as cache:
 
@@ -128,7 +145,7 @@ def test_workers_simulate_and_the_parent_stores(
         assert len(cache) == 6
         stored = cache.get_many(task.key for task in tasks)
     # what was stored is what was returned, in task order
-    assert [json.dumps(stored[task.key]) for task in tasks] == [json.dumps(kpis) for kpis in evaluation.kpis]
+    assert [json.dumps(stored[task.key].kpis) for task in tasks] == [json.dumps(kpis) for kpis in evaluation.kpis]
     # workers (other processes) simulated every task; the parent stored every result, each as it arrived
     worker_pids = {int(kpis["pid"]) for kpis in evaluation.kpis}
     assert PARENT not in worker_pids and worker_pids
@@ -147,12 +164,35 @@ def test_cached_tasks_are_not_simulated(tmp_path: Path, line_file: Path, monkeyp
         first = evaluate(tasks[:2], workers=1, cache=cache)
         simulated: list[int] = []
 
-        def counting(task: Task) -> dict[str, float]:
-            simulated.append(task.replication)
-            return simulate_task(task)
+        def counting(run: scenarios.evaluate._Run) -> Replication:
+            simulated.append(run.replication)
+            return ORIGINAL_EXECUTE(run)
 
-        monkeypatch.setattr(scenarios.evaluate, "simulate_task", counting)
+        monkeypatch.setattr(scenarios.evaluate, "_execute", counting)
         second = evaluate(tasks, workers=1, cache=cache)
     assert simulated == [2, 3]
     assert second.simulated == 2 and first.simulated == 2
     assert second.kpis[:2] == first.kpis
+
+
+def test_any_change_to_the_engine_source_invalidates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine key is a hash of the ``sim`` sources: one changed byte there, and every old entry misses."""
+    import shutil
+
+    import sim
+
+    copy = tmp_path / "sim"
+    shutil.copytree(Path(sim.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_hash(copy) == engine_version()
+    path = tmp_path / "cache.sqlite"
+    with EvaluationCache(path) as cache:
+        cache.put((HASH, 7, 0), "{}", result({"throughput": 1.0}))
+        cache.put_warmup(HASH, 7, 50.0)
+    kpi = copy / "kpi.py"
+    kpi.write_text(kpi.read_text(encoding="utf-8") + "\n# a comment changes nothing, but the cache cannot know\n")
+    changed = source_hash(copy)
+    assert changed != engine_version()
+    monkeypatch.setattr(scenarios.cache, "engine_version", lambda: changed)
+    with EvaluationCache(path) as cache:
+        assert cache.get_many([(HASH, 7, 0)]) == {}
+        assert cache.warmup(HASH, 7) is None

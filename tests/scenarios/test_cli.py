@@ -91,6 +91,19 @@ def test_validate_ok_shows_offered_load():
     assert "offered load server: 0.80" in result.output
 
 
+def test_validate_prints_capacity_warnings():
+    result = invoke(
+        "validate", "electronics_line", "--set", "stations.aoi.buffer=20", "--set", "stations.repair.buffer=10"
+    )
+    assert result.exit_code == 0
+    assert "offered load repair:" in result.output
+    text = " ".join(result.output.split())  # rich wraps long lines
+    assert "warning: stations aoi → repair → aoi form a loop of finite buffers (20, 10)" in text
+    overloaded = invoke("validate", "mm1", "--set", "release.interarrival.mean=0.8")
+    assert "warning: station server: offered load 1.25 ≥ 1" in " ".join(overloaded.output.split())
+    assert "warning" not in invoke("validate", "flow_line").output
+
+
 def test_overloaded_scenario_runs_with_a_warning():
     result = invoke("run", "mm1", "--set", "products.job.route.0.time.mean=1.5", "--set", "scenario.horizon=500")
     assert result.exit_code == 0
@@ -160,3 +173,63 @@ def test_whatif_of_a_study_applies_set_to_the_base_and_every_variant():
     longer = json.loads(invoke(*args, "--set", "scenario.horizon=600").stdout)
     assert plain["scenario"]["hash"] != longer["scenario"]["hash"]
     assert plain["variants"]["third_welder"]["throughput"] != longer["variants"]["third_welder"]["throughput"]
+
+
+def test_a_runaway_run_stops_at_its_event_bound_with_a_clear_message(tmp_path: Path):
+    """``--set scenario.horizon=1e9`` used to grow memory until killed; the event bound stops it with exit code 2."""
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "flow_line", "--set", "scenario.horizon=1e9", "--max-events", "60000", "--workers", "1",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "flow_line.toml: replication 0 stopped after 60,000 events (--max-events) at t = " in result.output
+    assert "of 1e+09 min" in result.output
+    assert not (out / "summary.json").exists()  # nothing half-written
+
+
+def test_a_slow_run_stops_at_its_wall_time_bound():
+    result = invoke("run", "flow_line", "--set", "scenario.horizon=1e7", "--max-wall", "0.2", "--workers", "1")
+    assert result.exit_code == 2, result.output
+    assert "s of wall time (--max-wall)" in result.output and "Traceback" not in result.output
+
+
+def test_a_deadlocking_scenario_warns_naming_the_time_and_the_stations(tmp_path: Path):
+    path = tmp_path / "loop.toml"
+    path.write_text(
+        """[scenario]
+name = "tiny_loop"
+horizon = 20000
+seed = 3
+
+[release]
+interarrival = { dist = "exponential", mean = 1.0 }
+product_mix = { A = 1.0 }
+
+[stations.make]
+buffer = 1
+quality = { base_rate = 0.3 }
+
+[stations.check]
+buffer = 1
+inspection = { detect = 0.9, rework = "fix", rework_time = { dist = "exponential", mean = 0.5 }, max_rework = 3 }
+
+[stations.fix]
+buffer = 1
+
+[products.A]
+route = [{ station = "make", time = 0.6 }, { station = "check", time = 0.4 }]
+""",
+        encoding="utf-8",
+    )
+    validated = invoke("validate", str(path))
+    assert validated.exit_code == 0 and "check → fix → check form a loop of finite buffers" in validated.output
+    result = invoke("run", str(path), "-r", "2", "--workers", "1", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["deadlocks"]["count"] == 2
+    assert "2 of 2 replications ended early" in result.stderr and "check → fix → check" in result.stderr
+    failing = invoke("run", str(path), "--set", "scenario.deadlocks=fail", "--workers", "1")
+    assert failing.exit_code == 2 and "Traceback" not in failing.output
+    assert "replication 0: deadlock at t = " in failing.output

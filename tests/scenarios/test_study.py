@@ -14,6 +14,7 @@ from scenarios.cli import _parse_variants, app
 from scenarios.study import is_study_file, load_study, parse_objective
 from scenarios.whatif import whatif
 from sim.errors import ScenarioError, ShopfloorError
+from sim.objective import Objective
 
 runner = CliRunner()
 
@@ -54,8 +55,8 @@ def test_the_bundled_study_loads() -> None:
 
 
 def test_parse_objective() -> None:
-    assert parse_objective("max throughput") == ("max", "throughput")
-    assert parse_objective("  min   cycle_time_mean ") == ("min", "cycle_time_mean")
+    assert parse_objective("max throughput") == Objective("max", "throughput")
+    assert parse_objective("  min   cycle_time_mean ") == Objective("min", "cycle_time_mean")
     for bad in ("throughput", "maximise throughput", "max", "max a b", ""):
         with pytest.raises(ValueError, match="'max KPI' or 'min KPI'"):
             parse_objective(bad)
@@ -112,7 +113,7 @@ BAD_STUDIES = [
     pytest.param(
         'objective = "maximise throughput"\n',
         "study.objective",
-        "objective must read 'max KPI' or 'min KPI', got 'maximise throughput'",
+        "objective must read 'max KPI' or 'min KPI', got 'maximise throughput' (did you mean 'max throughput'?)",
         id="bad-objective",
     ),
     pytest.param(

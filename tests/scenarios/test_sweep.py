@@ -226,7 +226,7 @@ def count_rows(cache: Path) -> int | None:
         return None
     try:
         with sqlite3.connect(f"{cache.as_uri()}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM replications").fetchone()[0]
     except sqlite3.OperationalError:
         return None
 

@@ -20,7 +20,7 @@ from sim.spec import Scenario
 
 ROWS = 5000
 GROUP = 1000
-FILES = ("operations.parquet", "jobs.parquet", "dataset.json")
+FILES = ("operations.parquet", "jobs.parquet", "faults.parquet", "dataset.json")
 
 
 def _small(name: str) -> Scenario:
@@ -48,14 +48,15 @@ def _read(out: Path, table: str) -> pa.Table:
 def test_card_is_saved_and_loads_back(dataset):
     out, card = dataset
     assert DatasetCard.load(out) == card
-    assert json.loads((out / "dataset.json").read_text())["rows"] == {"operations": ROWS, "jobs": card.rows["jobs"]}
+    rows = {"operations": ROWS, "jobs": card.rows["jobs"], "faults": card.rows["faults"]}
+    assert json.loads((out / "dataset.json").read_text())["rows"] == rows
     assert card.command == "test"
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no temporary files left behind
 
 
 def test_card_matches_the_parquet_schema_exactly(dataset):
     out, card = dataset
-    for table in ("operations", "jobs"):
+    for table in ("operations", "jobs", "faults"):
         schema = pq.read_schema(out / card.files[table])
         assert list(card.columns[table]) == schema.names
         for f in schema:
@@ -77,7 +78,9 @@ def test_roles_units_and_provenance(dataset, electronics):
     ops, jobs = card.columns["operations"], card.columns["jobs"]
     for table in card.columns.values():
         assert {c["role"] for c in table.values()} <= set(ROLES)
-    assert {n for n, c in ops.items() if c["role"] == "truth"} == {"defect_prob", "defect", "defect_type", "fault"}
+    truth = {"defect_prob", "defect", "defect_type", "excursion", "fault"}
+    assert {n for n, c in ops.items() if c["role"] == "truth"} == truth
+    assert {c["role"] for c in card.columns["faults"].values()} == {"id", "truth"}
     assert {n for n, c in jobs.items() if c["role"] == "truth"} == {"defective", "defect_type"}
     assert ops["detected"]["role"] == "label" and jobs["status"]["role"] == "label"
     assert card.names("operations", "id") == ["replication", "job", "step", "batch"]
@@ -106,7 +109,7 @@ def _counts(column: pa.ChunkedArray) -> dict[str, int]:
     return counts
 
 
-def test_class_balance_equals_the_counts_in_the_files(dataset):
+def test_class_balance_equals_the_counts_in_the_files(dataset, electronics):
     out, card = dataset
     for table, columns in card.class_balance.items():
         data = _read(out, table)
@@ -118,7 +121,7 @@ def test_class_balance_equals_the_counts_in_the_files(dataset):
                 assert math.isclose(balance["shares"][k], n / data.num_rows)
     ops = card.class_balance["operations"]
     assert ops["defect"]["counts"]["true"] == ROWS - ops["defect_type"]["counts"]["null"]
-    assert set(ops["fault"]["counts"]) == {"none", "reflow_thermocouple_drift", "placement_head_degradation"}
+    assert set(ops["fault"]["counts"]) == {"none", *(f.name for f in electronics.faults)}
     assert card.class_balance["jobs"]["status"]["counts"]["in_system"] == 0
 
 

@@ -18,7 +18,7 @@ from sim.spec import load_scenario
 
 def job(op_times: list[float], due: float = float("inf"), step: int = 0, id: int = 0) -> Job:
     """A job at operation ``step`` of a route with these processing times (``remaining`` counts from ``step``)."""
-    j = Job(id, 0, 0.0, due, [Step(None, t, t) for t in op_times])
+    j = Job(id, 0, 0.0, due, [Step(None, t) for t in op_times], list(op_times))
     j.step = step
     j.remaining = sum(op_times[step:])
     return j

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,3 +146,78 @@ def test_close_cancels_tasks_not_yet_started(tmp_path: Path) -> None:
     # only the few tasks submitted so far ran (window 4, one more after the first result), not all 20
     assert ran <= 5
     assert elapsed < n * 0.2 / 2
+
+
+# --------------------------------------------------------------------------------------- workers and their parent
+
+POOL_SCRIPT = """
+import sys, time
+from sim.executors import LocalPool
+
+def nap(i):
+    time.sleep(60)
+    return i
+
+with LocalPool(2) as pool:
+    print("started", flush=True)
+    list(pool.map(nap, range(8)))
+"""
+
+
+def children(pid: int) -> set[int]:
+    """Child processes of ``pid`` (from /proc: psutil is not a dependency)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:  # the task ended meanwhile
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not gone or a zombie waiting for a reaper."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "X")
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_die_with_a_killed_parent() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", POOL_SCRIPT], stdout=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 20
+        while len(workers := children(parent.pid)) < 2:
+            assert time.monotonic() < deadline, "the pool started no workers"
+            time.sleep(0.05)
+        assert all(alive(pid) for pid in workers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {sorted(p for p in workers if alive(p))} outlived the parent"
+            time.sleep(0.05)
+    finally:
+        workers |= children(parent.pid) if parent.poll() is None else set()
+        if parent.poll() is None:
+            parent.kill()
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)  # left behind by a failure: do not let them run on
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+
+def test_a_scheduler_that_is_no_address_is_a_user_error() -> None:
+    pytest.importorskip("distributed")
+    from sim.errors import ShopfloorError
+    from sim.executors import DaskCluster
+
+    for address in ("notaurl", "tcp://", "tcp://host:notaport"):
+        with pytest.raises(ShopfloorError, match=f"^--scheduler {address}: cannot reach the Dask scheduler"):
+            DaskCluster(address)

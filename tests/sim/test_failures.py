@@ -207,3 +207,46 @@ def test_undeclared_crew_is_an_error_naming_the_field():
     raw = failing_mill("busy")
     raw["stations"]["mill"]["maintenance"] = {"every": 100, "duration": 5, "crew": "ghosts"}
     assert_problem(raw, "stations.mill.maintenance.crew", "ghosts")
+
+
+def _blocked_mill(basis: str, fleet: bool = False) -> dict:
+    """A fast failing mill feeding a slow press without buffer: the mill holds a finished part most of the time."""
+    raw = failing_mill(basis, interarrival={"dist": "exponential", "mean": 0.5})
+    raw["stations"]["mill"]["buffer"] = 5
+    raw["stations"]["press"] = {"buffer": 0}
+    raw["products"]["A"]["route"] = [
+        {"station": "mill", "time": {"dist": "exponential", "mean": 0.2}},
+        {"station": "press", "time": {"dist": "exponential", "mean": 1.6}},
+    ]
+    if fleet:  # or it waits for the one transporter, which is busy most of the time
+        raw["stations"]["press"] = {}
+        raw["transport"] = {"default": {"dist": "exponential", "mean": 1.5}, "fleet": 1}
+    return raw
+
+
+@pytest.mark.parametrize("fleet", [False, True], ids=["next buffer full", "waiting for transport"])
+def test_calendar_failures_strike_while_the_machine_is_blocked(fleet: bool):
+    """Calendar-basis failures age with elapsed time, also while the machine holds a finished part: the down share
+    is MTTR / (MTBF + MTTR) = 0.2 on a machine blocked most of the time (it was 0.125 when they did not)."""
+    sc = scenario(_blocked_mill("calendar", fleet))
+    down, blocked = [], []
+    for r in range(REPLICATIONS):
+        kpis = replication_kpis(sc, run(sc, r))
+        down.append(kpis["station.mill.down"])
+        blocked.append(kpis["station.mill.blocked"])
+    assert estimate(blocked).mean > 0.5  # the machine really is blocked most of its time
+    share = estimate(down)
+    assert share.contains(MTTR / (MTBF + MTTR)), share
+    assert share.half_width < 0.02
+
+
+def test_a_part_held_by_a_machine_that_fails_waits_for_the_repair():
+    """The place downstream may come free during the repair: the part leaves when the machine is repaired."""
+    sc = scenario(_blocked_mill("calendar"))
+    tables = run(sc, 0)
+    downs = [(a, b) for a, b, s in intervals(tables["states"], "mill", 0, HI) if s == "down"]
+    ops = tables["operations"]
+    mill = col(ops, "station") == "mill"
+    depart = col(ops, "depart")[mill]
+    for a, b in downs[:-1]:
+        assert not ((depart > a + EPS) & (depart < b - EPS)).any(), (a, b)  # nothing leaves a machine under repair

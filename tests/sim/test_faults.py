@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from scipy import stats
+from sim_helpers import assert_problem
 from sim_helpers import col as _col
 
 from sim.plant import simulate
@@ -68,6 +71,7 @@ DEGRADATION = {
     "name": "solder_tip_wear",
     "kind": "degradation",
     "station": "solder",
+    "machine": "all",
     "start": 800.0,
     "end": 2200.0,
     "magnitude": 1.5,
@@ -189,3 +193,97 @@ def test_slowdown_stretches_processing_by_one_plus_its_magnitude():
         here = _col(base, "station") == station
         there = _col(faulty, "station") == station
         np.testing.assert_array_equal(_col(faulty, "process_time")[there], _col(base, "process_time")[here])
+
+
+def _oven_fault(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"name": f"oven_{kind}", "kind": kind, "station": "oven", "start": 500.0, "end": 1500.0, **extra}
+
+
+def test_sensor_bias_offsets_the_reading_and_leaves_the_process_alone():
+    base, faulty = _paired(LINE, _oven_fault("sensor_bias", parameter="temp", magnitude=-3.0))
+    for name in ("start", "end", "defect_prob", "defect"):
+        np.testing.assert_array_equal(_col(faulty, name), _col(base, name), err_msg=name)
+    oven = (_col(base, "station") == "oven") & ~np.isnan(_col(base, "depart"))
+    start = _col(base, "start")[oven]
+    inside = (start >= 500) & (start < 1500)
+    offset = _col(faulty, "temp")[oven] - _col(base, "temp")[oven]
+    np.testing.assert_allclose(offset[inside], -3.0, atol=1e-9)
+    assert inside.sum() > 500 and (offset[~inside] == 0).all()
+
+
+def test_a_stuck_sensor_repeats_its_last_reading_before_the_onset():
+    base, faulty = _paired(LINE, _oven_fault("sensor_stuck", parameter="temp"))
+    np.testing.assert_array_equal(_col(faulty, "defect_prob"), _col(base, "defect_prob"))
+    oven = (_col(base, "station") == "oven") & ~np.isnan(_col(base, "depart"))
+    start, reading, true = _col(base, "start")[oven], _col(faulty, "temp")[oven], _col(base, "temp")[oven]
+    inside = (start >= 500) & (start < 1500)
+    order = np.argsort(start)
+    last_before = true[order][np.searchsorted(start[order], 500.0) - 1]
+    assert (reading[inside] == last_before).all() and inside.sum() > 500
+    np.testing.assert_array_equal(reading[~inside], true[~inside])
+    table = simulate(_scenario(_with_faults(LINE, _oven_fault("sensor_stuck", parameter="temp")))).tables()["faults"]
+    assert math.isnan(table["magnitude"][0].as_py())  # a stuck sensor has no magnitude
+
+
+def test_a_process_drift_moves_the_true_value_seen_by_sensor_and_defects():
+    fault = _oven_fault("process_drift", parameter="temp", magnitude=10.0)
+    base, faulty = _paired(LINE, fault)
+    oven = (_col(base, "station") == "oven") & ~np.isnan(_col(base, "depart"))
+    start = _col(base, "start")[oven]
+    inside = (start >= 500) & (start < 1500)
+    ramp = 10.0 * (start - 500) / 1000
+    np.testing.assert_allclose((_col(faulty, "temp") - _col(base, "temp"))[oven][inside], ramp[inside], atol=1e-9)
+    p0, p1 = _col(base, "defect_prob")[oven], _col(faulty, "defect_prob")[oven]
+    late = inside & (start > 1200)
+    assert (p1[late] > p0[late]).mean() > 0.95  # the defects feel it: 6 to 10 degrees off is 1.2 to 2 tolerances
+    np.testing.assert_array_equal(p1[~inside], p0[~inside])
+
+
+def test_drawn_onsets_recur_and_strike_a_machine_drawn_per_occurrence():
+    fault = {
+        "name": "tip_wear",
+        "kind": "degradation",
+        "station": "solder",
+        "onset": {"dist": "uniform", "low": 0, "high": 300},
+        "duration": {"dist": "uniform", "low": 50, "high": 150},
+        "recurrence": {"dist": "exponential", "mean": 200},
+        "magnitude": {"low": 1.0, "high": 2.0},
+    }
+    sc = _scenario(_with_faults(LINE, fault))
+    runs = [simulate(sc, r).tables() for r in range(3)]
+    tables = [t["faults"].to_pylist() for t in runs]
+    assert all(len(occ) > 5 for occ in tables)  # several occurrences per run
+    assert len({occ[0]["onset"] for occ in tables}) == 3  # onsets differ between replications
+    for occurrences, t in zip(tables, runs, strict=True):
+        assert {o["machine"] for o in occurrences} == {0, 1}
+        for o in occurrences:
+            assert 1.0 <= o["magnitude"] <= 2.0 and 50 <= o["end"] - o["onset"] <= 150
+        for a, b in itertools.pairwise(occurrences):
+            assert b["onset"] >= a["end"]  # the next onset follows the end of the last occurrence
+        ops = t["operations"]
+        labelled = _col(ops, "fault") == "tip_wear"
+        machine, start = _col(ops, "machine"), _col(ops, "start")
+        hit = np.zeros(ops.num_rows, dtype=bool)
+        for o in occurrences:
+            hit |= (
+                (_col(ops, "station") == "solder")
+                & (machine == o["machine"])
+                & (start >= o["onset"])
+                & (start < o["end"])
+            )
+        assert (labelled == hit).all()
+    assert simulate(sc, 1).tables()["faults"].equals(runs[1]["faults"])  # and reproducible
+
+
+def test_fault_specs_name_their_problems():
+    for fault, field, words in (
+        ({**DRIFT, "onset": 5.0}, "faults[0]", "either start and end"),
+        ({**DEGRADATION, "start": None, "end": None, "onset": 3.0}, "faults[0]", "onset and duration go together"),
+        ({**DRIFT, "parameter": None}, "faults[0]", "needs the parameter"),
+        ({**SLOWDOWN, "parameter": "temp"}, "faults[0]", "affects no parameter"),
+        ({**SLOWDOWN, "magnitude": {"low": -2, "high": 0.5}}, "faults[0]", "must be > -1"),
+        ({**DEGRADATION, "machine": 2}, "faults[0].machine", "has 2 machine(s)"),
+        ({**DEGRADATION, "magnitude": None}, "faults[0]", "needs a magnitude"),
+    ):
+        clean = {k: v for k, v in fault.items() if v is not None}
+        assert_problem(_with_faults(LINE, clean), field, words)

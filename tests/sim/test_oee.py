@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow as pa
 import pytest
+from sim_helpers import col, run, scenario
 
 from sim.bottleneck import STATES
 from sim.errors import ScenarioError
@@ -156,3 +157,36 @@ def test_oee_factors_edge_cases():
     assert idle["oee"] == 0 and idle["performance"] == 0 and math.isnan(idle["quality"])
     all_off = oee_factors(planned=0, down=0, setup=0, nominal_work=0, operations=0, defects=0)
     assert math.isnan(all_off["availability"]) and math.isnan(all_off["oee"])
+
+
+def test_parts_destroyed_by_a_failure_count_against_quality_and_not_for_performance():
+    """With ``on_failure = "scrap"`` a breakdown destroys the part in process: OEE quality counts it as bad, and
+    performance credits only the work it had received, so performance stays ≤ 1 (it exceeded 1, quality stayed 1)."""
+    raw = {
+        "scenario": {"name": "scrapping", "warmup": 500.0, "horizon": 20_000.0, "seed": 3},
+        "release": {"interarrival": 2.0, "product_mix": {"A": 1.0}},
+        "stations": {
+            "mill": {
+                "failures": {
+                    "mtbf": {"dist": "exponential", "mean": 20.0},
+                    "mttr": {"dist": "exponential", "mean": 5.0},
+                    "on_failure": "scrap",
+                }
+            }
+        },
+        "products": {"A": {"route": [{"station": "mill", "time": 4.0}]}},  # constant: actual = nominal when whole
+    }
+    sc = scenario(raw)
+    tables = run(sc)
+    kpis = replication_kpis(sc, tables)
+    ops = tables["operations"]
+    destroyed = col(ops, "destroyed").astype(bool)
+    ended = (col(ops, "end") > 500.0) & (col(ops, "end") <= 20_500.0)
+    assert destroyed[ended].sum() > 500
+    assert kpis["station.mill.quality"] == pytest.approx(1 - destroyed[ended].mean())
+    assert kpis["station.mill.quality"] < 0.9
+    # every operation runs at its nominal speed while it runs, so the saturated machine's performance is exactly 1
+    assert kpis["station.mill.performance"] == pytest.approx(1.0, abs=1e-3)
+    assert kpis["station.mill.performance"] <= 1.0 + 1e-9
+    factors = ("availability", "performance", "quality")
+    assert kpis["station.mill.oee"] == pytest.approx(math.prod(kpis[f"station.mill.{f}"] for f in factors))

@@ -443,3 +443,75 @@ def test_an_operation_blocked_at_the_end_keeps_its_quality_truth():
     assert blocked.sum() == 1  # make is blocked by the slow station when the run ends
     assert not np.isnan(_col(ops, "t")[blocked]).any()
     assert not np.isnan(_col(ops, "defect_prob")[blocked]).any()
+
+
+# lathe → grind → cmm, the cmm sending flagged parts back to the grinder: a lathe set-point decides how many parts
+# come back for rework, and so what else the grinder processes
+CRN_CELL: dict[str, Any] = {
+    "scenario": {"name": "crn_cell", "horizon": 4000, "seed": 8},
+    "release": {"interarrival": {"dist": "exponential", "mean": 2.0}, "product_mix": {"shaft": 1.0}},
+    "stations": {
+        "lathe": {
+            "quality": {"base_rate": 0.03},
+            "parameters": {"speed": {"setpoint": 1800.0, "noise": 20.0, "best": 1800.0, "tolerance": 60.0}},
+        },
+        "grind": {
+            "quality": {"base_rate": 0.05},
+            "parameters": {"coolant": {"setpoint": 21.0, "noise": 0.8, "best": 21.0, "tolerance": 2.0}},
+            "excursions": {"rate": 0.0, "magnitude": 1.0, "duration": 1},
+        },
+        "cmm": {
+            "inspection": {
+                "detect": 0.9,
+                "false_alarm": 0.02,
+                "rework": "grind",
+                "rework_time": {"dist": "exponential", "mean": 0.8},
+                "repair": 0.8,
+                "max_rework": 2,
+            }
+        },
+    },
+    "products": {
+        "shaft": {
+            "route": [
+                {"station": "lathe", "time": {"dist": "exponential", "mean": 1.0}},
+                {"station": "grind", "time": {"dist": "exponential", "mean": 0.8}},
+                {"station": "cmm", "time": {"dist": "exponential", "mean": 0.5}},
+            ]
+        }
+    },
+}
+
+
+def test_a_set_point_change_at_one_station_leaves_the_other_stations_outcomes_unchanged():
+    """Common random numbers per job: a job's quality, inspection and repair draws come with the job, so moving the
+    lathe off its best speed changes lathe defects and the rework traffic at the grinder, but not what the grinder
+    does to each job on its first pass (its physics did not change: no wear, no faults)."""
+    base = _validate(copy.deepcopy(CRN_CELL), "crn.toml", {})
+    moved = base.with_overrides({"stations.lathe.parameters.speed.setpoint": 1880.0})
+    for replication in range(3):
+        ops = {
+            name: simulate(sc, replication).tables()["operations"] for name, sc in (("base", base), ("moved", moved))
+        }
+        first_pass = {}
+        for name, table in ops.items():
+            done = ~np.isnan(_col(table, "depart"))
+            grind = done & (_col(table, "station") == "grind") & (_col(table, "rework") == 0)
+            first_pass[name] = {
+                int(job): (bool(defect), float(p), float(coolant))
+                for job, defect, p, coolant in zip(
+                    _col(table, "job")[grind], _col(table, "defect")[grind], _col(table, "defect_prob")[grind],
+                    _col(table, "coolant")[grind], strict=True,
+                )
+            }  # fmt: skip
+        lathe_defects = {
+            name: int(_col(t, "defect")[_col(t, "station") == "lathe"].astype(bool).sum()) for name, t in ops.items()
+        }
+        reworks = {
+            name: int(((_col(t, "station") == "grind") & (_col(t, "rework") > 0)).sum()) for name, t in ops.items()
+        }
+        assert lathe_defects["moved"] > 2 * lathe_defects["base"]  # the change did something upstream
+        assert reworks["moved"] > reworks["base"]  # and sent more parts back to the grinder
+        common = first_pass["base"].keys() & first_pass["moved"].keys()
+        assert len(common) > 1500
+        assert all(first_pass["base"][job] == first_pass["moved"][job] for job in common)

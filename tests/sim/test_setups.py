@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from sim_helpers import EPS, assert_problem, intervals, run, scenario
+from sim_helpers import EPS, assert_problem, col, intervals, run, scenario
+
+from sim.kpi import replication_kpis
 
 FAMILIES = {"A": "small", "B": "small", "C": "large", "D": "xl"}
 MATRIX = {
@@ -149,3 +151,36 @@ def test_matrix_or_time_but_not_both():
     assert_problem(raw, "stations.press.setup", "either matrix")
     raw = press(families=FAMILIES)
     assert_problem(raw, "stations.press.setup", "either matrix")
+
+
+def test_queue_and_wait_exclude_the_change_over():
+    """A job leaves the queue when the machine takes it; its change-over is the machine's setup, not queueing.
+
+    With ``buffer = 1`` at most one job waits: the mean queue cannot exceed 1 (it was 1.6 with change-overs counted).
+    """
+    raw = {
+        "scenario": {"name": "changeovers", "horizon": 5000.0, "seed": 2},
+        "release": {"interarrival": {"dist": "exponential", "mean": 3.0}, "product_mix": {"A": 0.5, "B": 0.5}},
+        "stations": {
+            "press": {
+                "buffer": 1,
+                "setup": {"families": {"A": "a", "B": "b"}, "time": 5.0},
+            }
+        },
+        "products": {
+            "A": {"route": [{"station": "press", "time": {"dist": "exponential", "mean": 0.5}}]},
+            "B": {"route": [{"station": "press", "time": {"dist": "exponential", "mean": 0.5}}]},
+        },
+    }
+    sc = scenario(raw)
+    tables = run(sc)
+    kpis = replication_kpis(sc, tables)
+    assert kpis["station.press.setup"] > 0.3
+    assert kpis["station.press.queue_mean"] <= 1.0
+    ops = tables["operations"]
+    done = ~np.isnan(col(ops, "depart"))
+    taken, start, setup = col(ops, "taken")[done], col(ops, "start")[done], col(ops, "setup_time")[done]
+    assert np.allclose(start - taken, setup)
+    assert np.allclose(col(ops, "wait")[done], taken - col(ops, "queue_entry")[done])
+    taken, entry = col(ops, "taken"), col(ops, "queue_entry")  # a job still in its change-over at the end counts
+    assert kpis["station.press.wait_mean"] == pytest.approx(float(np.mean((taken - entry)[taken <= 5000.0])))

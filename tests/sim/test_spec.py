@@ -579,7 +579,10 @@ def test_order_book_csv_is_found_beside_the_scenario(tmp_path: Path) -> None:
         ("id,product\no1,A\n", ["orders.csv: missing column(s) release"]),
         ("id,due\no1,3\n", ["orders.csv: missing column(s) product, release"]),
         ("id,product,release\n", ["orders.csv: order book has no rows"]),
-        (b"id,product,release\n\xff,A,0\n", ["orders.csv: cannot read order book ("]),
+        (
+            b"id,product,release\n\xff,A,0\n",
+            ["orders.csv: not UTF-8 text: byte 0xff at offset 19 (line 2); save the file as UTF-8"],
+        ),
     ],
     ids=["missing_file", "bad_numbers", "missing_column", "missing_columns", "no_rows", "not_utf8"],
 )

@@ -14,8 +14,9 @@ import pytest
 import scenarios
 from sim.errors import ScenarioError
 from sim.executors import make_executor
-from sim.experiment import pooled_warmup, run_experiment
+from sim.experiment import run_experiment
 from sim.kpi import kpi_info
+from sim.measurement import resolve_warmup
 from sim.plant import simulate
 from sim.spec import load_scenario
 from sim.warmup import BINS, auto_warmup, mser5, run_length, wip_series
@@ -144,7 +145,7 @@ def test_auto_needs_a_horizon(tmp_path: Path) -> None:
 def test_auto_warmup_on_an_mm1_starting_empty() -> None:
     """M/M/1 at ρ = 0.9 (λ = 0.9, μ = 1) from an empty system; theory: mean wait in queue ρ / (μ − λ) = 9.
 
-    One warm-up is chosen from the mean WIP series of all replications (Welch-style pooling). Truncating each
+    One warm-up is chosen from the mean WIP series of the pilot replications (Welch-style pooling). Truncating each
     replication on its own series also cut after that replication's upward excursions, which biased this wait low by
     6–8 % (−0.58 ± 0.25 and −0.73 ± 0.29 in two sets of 100 replications); pooled, the theory lies in the 95 % CI.
     """
@@ -155,6 +156,7 @@ def test_auto_warmup_on_an_mm1_starting_empty() -> None:
             "scenario.warmup": "auto",
             "scenario.horizon": horizon,
             "scenario.seed": 2024,
+            "scenario.warmup_pilot": 10,
             "release.interarrival.mean": 1 / 0.9,
         },
     )
@@ -165,7 +167,7 @@ def test_auto_warmup_on_an_mm1_starting_empty() -> None:
     assert 0.0 < d <= horizon
     for rep in result.replications:
         release = rep.tables["jobs"]["release"].to_numpy()
-        assert d + horizon - 50 < release.max() <= d + horizon  # measured in [d, d + horizon], then the run stops
+        assert 2 * horizon - 50 < release.max() <= 2 * horizon  # every replication runs 2 × horizon
     wait = result.estimates["station.server.wait_mean"]
     assert wait.n == 24 and wait.half_width < 1.5
     assert wait.contains(9.0)
@@ -173,12 +175,17 @@ def test_auto_warmup_on_an_mm1_starting_empty() -> None:
     assert all(0.0 <= c <= horizon for c in cycle)
 
 
-def test_pooled_warmup_equals_mser5_of_the_mean_series() -> None:
-    scenario = scenarios.load("mm1", {"scenario.warmup": "auto", "scenario.horizon": 2000.0})
+def test_pooled_warmup_equals_mser5_of_the_mean_series_of_the_pilot() -> None:
+    scenario = scenarios.load(
+        "mm1", {"scenario.warmup": "auto", "scenario.horizon": 2000.0, "scenario.warmup_pilot": 3}
+    )
     series = [wip_series(simulate(scenario, r, 1).tables()["wip"], 4000.0) for r in range(3)]
     expected = mser5(np.mean(series, axis=0), limit=BINS // 2) * 4000.0 / BINS
     with make_executor(1) as executor:
-        assert pooled_warmup(scenario, 3, 1, executor) == pytest.approx(expected)
+        warmup, kept = resolve_warmup(scenario, 1, executor, keep={1, 7})
+    assert warmup == pytest.approx(expected)
+    assert set(kept) == {1}  # the records of a pilot replication that is measured too come back
+    assert kept[1]["wip"].equals(simulate(scenario, 1, 1).tables()["wip"])
 
 
 def test_run_experiment_reports_the_chosen_warmup(tmp_path: Path) -> None:
