@@ -19,6 +19,7 @@ from scenarios.cache import EvaluationCache
 from scenarios.evaluate import Task, evaluate
 from sim.kpi import Estimate, estimate, kpi_info
 from sim.limits import RunLimits
+from sim.measurement import counts
 from sim.objective import check_objective, parse_objective
 from sim.spec import Scenario
 
@@ -40,12 +41,8 @@ class WhatIfResult:
     deadlocks: str = "exclude"  # the base scenario's policy for deadlocked replications
     currency: str = "EUR"  # of the cost KPIs
 
-    def _counts(self, kpis: dict[str, float]) -> bool:
-        """Whether a replication enters the estimates (the deadlock policy of ``sim.measurement``)."""
-        return self.deadlocks == "include" or not kpis.get("deadlocked", 0.0)
-
     def estimate(self, variant: str, kpi: str) -> Estimate:
-        return estimate([r.get(kpi, math.nan) for r in self.variants[variant] if self._counts(r)])
+        return estimate([r.get(kpi, math.nan) for r in self.variants[variant] if counts(r, self.deadlocks)])
 
     def difference(self, variant: str, kpi: str) -> Estimate:
         """Paired difference variant − base over replications (common random numbers pair them).
@@ -54,7 +51,11 @@ class WhatIfResult:
         """
         pairs = zip(self.variants[variant], self.variants["base"], strict=True)
         return estimate(
-            [v.get(kpi, math.nan) - b.get(kpi, math.nan) for v, b in pairs if self._counts(v) and self._counts(b)]
+            [
+                v.get(kpi, math.nan) - b.get(kpi, math.nan)
+                for v, b in pairs
+                if counts(v, self.deadlocks) and counts(b, self.deadlocks)
+            ]
         )
 
     def deadlocked(self) -> dict[str, int]:

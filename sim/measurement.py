@@ -146,11 +146,15 @@ def measure(
     yield from executor.map(task, rest)
 
 
+def counts(kpis: Mapping[str, float], policy: str) -> bool:
+    """Whether a replication with these KPIs enters estimates: always with ``deadlocks = "include"``, else only
+    if it did not deadlock."""
+    return policy == "include" or not kpis.get("deadlocked", 0.0)
+
+
 def counted(replications: Sequence[Replication], policy: str) -> list[Replication]:
-    """The replications that estimates use: all, or (``deadlocks = "exclude"``) those that did not deadlock."""
-    if policy == "include":
-        return list(replications)
-    return [r for r in replications if r.deadlock is None]
+    """The replications that estimates use under the deadlock ``policy``."""
+    return [r for r in replications if counts(r.kpis, policy)]
 
 
 def deadlock_summary(replications: Sequence[Replication], policy: str) -> dict[str, Any]:
@@ -166,15 +170,14 @@ def deadlock_summary(replications: Sequence[Replication], policy: str) -> dict[s
     }
 
 
-def deadlock_warning(scenario: Scenario, replications: Sequence[Replication], label: str = "") -> str | None:
+def deadlock_warning(scenario: Scenario, replications: Sequence[Replication]) -> str | None:
     """One warning line about deadlocked replications, or None."""
     found = [r for r in replications if r.deadlock is not None]
     if not found:
         return None
     first = found[0].deadlock
     what = "left out of the estimates" if scenario.scenario.deadlocks == "exclude" else "averaged in, flagged"
-    where = f"{label}: " if label else ""
     return (
-        f"{where}{len(found)} of {len(replications)} replications ended early ({what}); replication "
+        f"{len(found)} of {len(replications)} replications ended early ({what}); replication "
         f"{found[0].index}: {first.describe()}"
     )
