@@ -28,7 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
+from sim import kpi_registry
 from sim.bounds import SPEC_CONFIG
+from sim.kpi_registry import kpi_spec
 from sim.shifts import MINUTES_PER_UNIT
 
 if TYPE_CHECKING:
@@ -67,21 +69,9 @@ class CostKPIInfo(NamedTuple):
 
 
 def cost_kpi_info(currency: str = "currency") -> dict[str, CostKPIInfo]:
-    """Metadata of the cost KPIs, with ``currency`` in their units."""
-    rate = f"{currency}/h"
-    return {
-        "cost_rate": CostKPIInfo(rate, "min", "operating cost per hour of the window (the sum of the five below)"),
-        "cost_per_job": CostKPIInfo(
-            f"{currency}/job", "min", "operating cost of the window / jobs completed in the window"
-        ),
-        "machine_cost_rate": CostKPIInfo(rate, "min", "machines × cost per machine-hour, busy or not"),
-        "buffer_cost_rate": CostKPIInfo(rate, "min", "places of finite buffers × cost per place-hour"),
-        "wip_cost_rate": CostKPIInfo(rate, "min", "time-average jobs in the system × holding cost per job-hour"),
-        "scrap_cost_rate": CostKPIInfo(rate, "min", "jobs scrapped in the window × cost per scrapped job, per hour"),
-        "maintenance_cost_rate": CostKPIInfo(
-            rate, "min", "preventive maintenances started in the window × cost per event, per hour"
-        ),
-    }
+    """Metadata of the cost KPIs (from ``sim.kpi_registry``), with ``currency`` in their units."""
+    specs = (kpi_spec(name, currency=currency) for name in kpi_registry.COST_KPIS)
+    return {spec.name: CostKPIInfo(spec.unit, spec.goal, spec.description) for spec in specs}
 
 
 COST_KPIS: dict[str, CostKPIInfo] = cost_kpi_info()

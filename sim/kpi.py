@@ -37,7 +37,8 @@ import pyarrow as pa
 from scipy import stats
 
 from sim.bottleneck import STATES, bottleneck_kpis, machine_timeline, state_time
-from sim.costs import COST_KPIS, cost_kpi_info, cost_kpis
+from sim.costs import cost_kpis
+from sim.kpi_registry import PRODUCT_KPIS, KPISpec, kpi_spec
 from sim.oee import OEE_KPIS, station_oee
 from sim.spec import Scenario
 from sim.states import STATUS_NAMES, JobStatus, MachineState
@@ -48,62 +49,9 @@ BOTTLENECK_KPIS = ("bottleneck_sole", "bottleneck_shifting", "active_period_mean
 STATION_KPIS = (*STATE_KPIS.values(), "queue_mean", "wait_mean", *OEE_KPIS, *BOTTLENECK_KPIS)
 
 
-@dataclass(frozen=True)
-class KPIInfo:
-    unit: str
-    goal: str  # "max", "min" or "" (informational)
-    description: str
-
-
-def kpi_info(name: str, time_unit: str = "min", currency: str = "EUR") -> KPIInfo:
-    """Unit, goal and description of a KPI by its (dotted) name; cost KPIs in ``currency``."""
-    base = name.rsplit(".", 1)[-1]
-    if base in COST_KPIS:
-        return KPIInfo(*cost_kpi_info(currency)[base])
-    share = "share"
-    table = {
-        "throughput": KPIInfo(f"jobs/{time_unit}", "max", "jobs completed per unit of time in the window"),
-        "cycle_time_mean": KPIInfo(time_unit, "min", "mean release-to-completion time"),
-        "cycle_time_p50": KPIInfo(time_unit, "min", "median cycle time"),
-        "cycle_time_p95": KPIInfo(time_unit, "min", "95th percentile of cycle time"),
-        "wip_mean": KPIInfo("jobs", "min", "time-average number of jobs in the system"),
-        "littles_law_gap": KPIInfo(share, "", "(WIP − exit rate × time in system) / WIP; near 0 on long runs"),
-        "tardiness_mean": KPIInfo(time_unit, "min", "mean tardiness of completed jobs"),
-        "late_share": KPIInfo(share, "min", "share of completed jobs finished after their due date"),
-        "makespan": KPIInfo(time_unit, "min", "first release to last completion of the order book"),
-        "warmup": KPIInfo(time_unit, "", 'warm-up chosen by MSER-5 with warmup = "auto" (start of the window)'),
-        "deadlocked": KPIInfo(share, "min", "the replication ended in a deadlock (1) or ran its full length (0)"),
-        "deadlock_time": KPIInfo(time_unit, "", "when the replication deadlocked; NaN if it did not"),
-        "released": KPIInfo("jobs", "", "jobs released during the whole run"),
-        "completed": KPIInfo("jobs", "", "jobs completed during the whole run"),
-        "scrapped": KPIInfo("jobs", "min", "jobs scrapped during the whole run"),
-        "consumed": KPIInfo("jobs", "", "components built into assemblies during the whole run"),
-        "in_system": KPIInfo("jobs", "", "jobs in the system at the end: released − completed − scrapped − consumed"),
-        "scrap_rate": KPIInfo(share, "min", "share of the jobs leaving in the window that were scrapped"),
-        "rework_rate": KPIInfo(share, "min", "share of the jobs leaving in the window that were reworked"),
-        "first_pass_yield": KPIInfo(
-            share, "max", "share of the jobs leaving in the window not scrapped, never reworked"
-        ),
-        "defective_share": KPIInfo(share, "min", "share of completed jobs still carrying a defect (escaped defects)"),
-        "utilisation": KPIInfo(share, "", "share of machine time busy"),
-        "blocked": KPIInfo(share, "min", "share of machine time holding a finished job (next buffer full)"),
-        "starved": KPIInfo(share, "", "share of machine time idle for lack of work"),
-        "idle": KPIInfo(share, "", "share of machine time with work waiting that cannot start yet (batch, kit)"),
-        "setup": KPIInfo(share, "min", "share of machine time changing over between product families"),
-        "down": KPIInfo(share, "min", "share of machine time failed (waiting for or under repair)"),
-        "maintenance": KPIInfo(share, "", "share of machine time in preventive maintenance"),
-        "off_shift": KPIInfo(share, "", "share of machine time outside the shift calendar"),
-        "queue_mean": KPIInfo("jobs", "min", "time-average number of jobs waiting in the buffer"),
-        "wait_mean": KPIInfo(time_unit, "min", "mean time from joining the queue to being taken by a machine"),
-        "availability": KPIInfo(share, "max", "run time / planned time (planned = machine time − off shift − PM)"),
-        "performance": KPIInfo(share, "max", "nominal work of the operations ending in the window / run time"),
-        "quality": KPIInfo(share, "max", "share of the station's operations that created no defect, destroyed nothing"),
-        "oee": KPIInfo(share, "max", "overall equipment effectiveness: availability × performance × quality"),
-        "bottleneck_sole": KPIInfo(share, "", "share of the window the station is the sole momentary bottleneck"),
-        "bottleneck_shifting": KPIInfo(share, "", "share of the window the bottleneck shifts to or from the station"),
-        "active_period_mean": KPIInfo(time_unit, "", "mean uninterrupted busy/setup/down/maintenance period"),
-    }
-    return table.get(base, KPIInfo("", "", ""))
+def kpi_info(name: str, time_unit: str = "min", currency: str = "EUR") -> KPISpec:
+    """Label, unit, goal, description and window of a KPI by its (dotted) name (``sim.kpi_registry``)."""
+    return kpi_spec(name, time_unit, currency)
 
 
 def measurement_window(
@@ -161,10 +109,12 @@ def replication_kpis(
     if found:
         kpis["deadlock_time"] = float(deadlocks["time"][0].as_py())
     kpis.update(_station_kpis(scenario, tables, lo, hi))
+    kpis.update(_product_kpis(scenario, tables["jobs"], lo, hi))
     return {name: float(value) for name, value in kpis.items()}
 
 
-def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: float) -> dict[str, float]:
+def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table | None, lo: float, hi: float) -> dict[str, float]:
+    """The plant KPIs of ``jobs``; WIP and Little's law only with the ``wip`` table."""
     length = hi - lo
     release, completion, due = floats(jobs, "release"), floats(jobs, "completion"), floats(jobs, "due")
     left = np.isfinite(completion)
@@ -184,12 +134,14 @@ def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: 
     kpis["cycle_time_p50"] = float(np.percentile(cycle, 50)) if cycle.size else math.nan
     kpis["cycle_time_p95"] = float(np.percentile(cycle, 95)) if cycle.size else math.nan
 
-    wip_time, wip_level = floats(wip, "time"), floats(wip, "wip")
-    wip_until = np.append(wip_time[1:], hi)
-    kpis["wip_mean"] = float((_overlap(wip_time, wip_until, lo, hi) * wip_level).sum() / length) if length else math.nan
-    sojourn = completion[leaving] - release[leaving]
-    littles = leaving.sum() / length * sojourn.mean() if length > 0 and sojourn.size else math.nan
-    kpis["littles_law_gap"] = (kpis["wip_mean"] - littles) / kpis["wip_mean"] if kpis["wip_mean"] > 0 else math.nan
+    if wip is not None:
+        wip_time, wip_level = floats(wip, "time"), floats(wip, "wip")
+        wip_until = np.append(wip_time[1:], hi)
+        wip_mean = float((_overlap(wip_time, wip_until, lo, hi) * wip_level).sum() / length) if length else math.nan
+        sojourn = completion[leaving] - release[leaving]
+        littles = leaving.sum() / length * sojourn.mean() if length > 0 and sojourn.size else math.nan
+        kpis["wip_mean"] = wip_mean
+        kpis["littles_law_gap"] = (wip_mean - littles) / wip_mean if wip_mean > 0 else math.nan
 
     due_done = due[done]
     if np.isfinite(due_done).any():
@@ -211,6 +163,21 @@ def _job_kpis(scenario: Scenario, jobs: pa.Table, wip: pa.Table, lo: float, hi: 
     kpis["rework_rate"] = _share(reworked, leaving)
     kpis["first_pass_yield"] = _share(~scrapped & ~reworked, leaving)
     kpis["defective_share"] = _share(floats(jobs, "defective", 0.0) > 0, done)
+    return kpis
+
+
+def _product_kpis(scenario: Scenario, jobs: pa.Table, lo: float, hi: float) -> dict[str, float]:
+    """``product.P.<kpi>`` for each product of a scenario with several: throughput, cycle time and tardiness of its
+    completed jobs in the window, and its completed count over the whole run (components built into an assembly
+    are consumed, not completed)."""
+    names = list(scenario.products)
+    if len(names) < 2 or "product" not in jobs.column_names:
+        return {}
+    product = codes(jobs["product"], names)
+    kpis: dict[str, float] = {}
+    for index, name in enumerate(names):
+        own = _job_kpis(scenario, jobs.filter(pa.array(product == index)), None, lo, hi)
+        kpis.update({f"product.{name}.{kpi}": own[kpi] for kpi in PRODUCT_KPIS if kpi in own})
     return kpis
 
 
@@ -242,7 +209,7 @@ def _station_kpis(scenario: Scenario, tables: Mapping[str, pa.Table], lo: float,
         per_station[prefix + "queue_mean"] = queue_time[index] / length if length else math.nan
         mine = started & (op_station == index)
         per_station[prefix + "wait_mean"] = float((taken[mine] - entry[mine]).mean()) if mine.any() else math.nan
-    per_station.update(station_oee(scenario, ops, time_in, machine_time, lo, hi))
+    per_station.update(station_oee(scenario, ops, time_in, lo, hi))
     per_station.update(bottleneck_kpis(timeline, names, lo, hi))
     return {f"station.{name}.{kpi}": per_station[f"station.{name}.{kpi}"] for name in names for kpi in STATION_KPIS}
 

@@ -1,24 +1,29 @@
 """Overall equipment effectiveness (OEE) of each station, from its machine states and operations.
 
-Definitions (one choice among several in use; here OEE = good × ideal time / planned time):
+Definitions: the OEE index of ISO 22400-2 (OEE = availability × effectiveness × quality ratio), with the time
+elements taken from the machine states:
 
 - machine time ``M`` = machines × window length (time without any state row counts as starved);
-- planned time ``P = M − off_shift − maintenance`` (shift calendars and preventive maintenance are planned);
-- run time ``R = P − down − setup`` (failures and change-overs are availability losses);
-- ``availability = R / P``;
-- ``performance = W / R``, where ``W`` is the nominal (ideal) work of the station's operations that end in the
-  window: the sum of their ``nominal_time``. At a batch station (rows with ``batch`` ≥ 0) a batch counts once,
-  scaled by how full it was: ``nominal_time × batch size / max batch size``, where a batch's nominal time is that
-  of its longest job (a batch takes as long as its longest job) and the maximum comes from the scenario's
-  ``batch.max`` (without one, each batch counts once at its nominal time). Starved, blocked and idle time and
-  slower-than-nominal processing all show as performance losses. Performance may exceed 1 in a short window: an
+- planned busy time ``PBT = M − off_shift − maintenance − starved − idle − blocked``: the time the machine has an
+  order it can execute. Off-shift time and preventive maintenance are planned; waiting for work (``starved``), for a
+  batch or kit to fill (``idle``) and for the line to take a finished part (``blocked``) are losses of the line, not
+  of the machine: they show in the state shares and the bottleneck analysis, not in OEE;
+- actual production time ``APT = busy``; ``availability = APT / PBT`` (failures and change-overs are its losses,
+  so ``PBT = busy + setup + down``);
+- ``performance`` (ISO 22400 effectiveness) ``= W / APT``, where ``W`` is the nominal (ideal) work of the station's
+  operations that end in the window: the sum of their ``nominal_time``. At a batch station (rows with ``batch`` ≥ 0)
+  a batch counts once, scaled by how full it was: ``nominal_time × batch size / max batch size``, where a batch's
+  nominal time is that of its longest job (a batch takes as long as its longest job) and the maximum comes from the
+  scenario's ``batch.max`` (without one, each batch counts once at its nominal time). Slower-than-nominal
+  processing (a slowdown fault, part-full batches) is its loss. It may exceed 1 slightly in a short window: an
   operation counts wholly in the window in which it ends, and actual times scatter around the nominal one;
-- ``quality`` = share of those operations (one per job, also at batch stations) that did not create a defect and
-  whose part a breakdown did not destroy (``destroyed``, with ``on_failure = "scrap"``): a destroyed part counts
-  as produced and bad, and in ``W`` only with the working time it got before the failure, so performance does not
-  credit work that was never done (1 where the records have no ``defect`` column: no quality model; NaN when no
-  operation ended in the window);
-- ``oee = availability × performance × quality`` (= quality × W / P); 0 when nothing ended in the window.
+- ``quality`` (quality ratio) = share of those operations (one per job, also at batch stations) that did not create
+  a defect and whose part a breakdown did not destroy (``destroyed``, with ``on_failure = "scrap"``): a destroyed
+  part counts as produced and bad, and in ``W`` only with the working time it got before the failure, so
+  performance does not credit work that was never done (1 where the records have no ``defect`` column: no quality
+  model; NaN when no operation ended in the window);
+- ``oee = availability × performance × quality`` (= quality × W / PBT); 0 when the machine had planned busy time
+  and nothing ended in the window, NaN without planned busy time.
 
 Records without ``nominal_time`` (the old schema) take the mean of the scenario's processing-time distribution of
 each route step; without ``batch`` no station batches.
@@ -37,23 +42,19 @@ from sim.states import MachineState
 from sim.tables import codes, floats
 
 OEE_KPIS = ("availability", "performance", "quality", "oee")
-_OFF_SHIFT, _MAINTENANCE, _DOWN, _SETUP = (
-    MachineState.OFF_SHIFT,
-    MachineState.MAINTENANCE,
-    MachineState.DOWN,
-    MachineState.SETUP,
-)
+_BUSY, _DOWN, _SETUP = MachineState.BUSY, MachineState.DOWN, MachineState.SETUP
 
 
 def oee_factors(
-    planned: float, down: float, setup: float, nominal_work: float, operations: int, defects: int
+    production: float, setup: float, down: float, nominal_work: float, operations: int, defects: int
 ) -> dict[str, float]:
-    """Availability, performance, quality and OEE from planned time, losses, nominal work and operation counts."""
-    run = planned - down - setup
-    availability = run / planned if planned > 0 else math.nan
-    performance = nominal_work / run if run > 0 else math.nan
+    """Availability, performance, quality and OEE (ISO 22400) from the production, set-up and down time in the
+    planned busy time, the nominal work and the operation counts."""
+    planned_busy = production + setup + down
+    availability = production / planned_busy if planned_busy > 0 else math.nan
+    performance = nominal_work / production if production > 0 else math.nan
     quality = 1 - defects / operations if operations else math.nan
-    oee = 0.0 if nominal_work == 0 and planned > 0 else availability * performance * quality
+    oee = 0.0 if nominal_work == 0 and planned_busy > 0 else availability * performance * quality
     return {"availability": availability, "performance": performance, "quality": quality, "oee": oee}
 
 
@@ -89,14 +90,13 @@ def station_oee(
     scenario: Scenario,
     operations: pa.Table,
     state_time: np.ndarray,
-    machine_time: np.ndarray,
     lo: float,
     hi: float,
 ) -> dict[str, float]:
     """``station.X.{availability, performance, quality, oee}`` for every station of ``scenario``.
 
     ``state_time`` is the machine time per station (rows, scenario order) and state (columns, ``STATES`` order) in
-    the window ``[lo, hi]``; ``machine_time`` the total machine time per station.
+    the window ``[lo, hi]``.
     """
     names = list(scenario.stations)
     station = codes(operations["station"], names)
@@ -132,9 +132,13 @@ def station_oee(
 
     out: dict[str, float] = {}
     for i, name in enumerate(names):
-        planned = machine_time[i] - state_time[i, _OFF_SHIFT] - state_time[i, _MAINTENANCE]
         factors = oee_factors(
-            planned, state_time[i, _DOWN], state_time[i, _SETUP], float(work[i]), int(count[i]), int(defects[i])
+            state_time[i, _BUSY],
+            state_time[i, _SETUP],
+            state_time[i, _DOWN],
+            float(work[i]),
+            int(count[i]),
+            int(defects[i]),
         )
         out.update({f"station.{name}.{key}": factors[key] for key in OEE_KPIS})
     return out

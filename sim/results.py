@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from sim import files
 from sim.bottleneck import bottleneck_station
 from sim.kpi import Estimate, estimates, kpi_info
+from sim.kpi_registry import NON_NEGATIVE_KINDS, KPISpec
 from sim.measurement import Replication, counted, deadlock_summary
 from sim.spec import Scenario
 
@@ -53,12 +54,13 @@ class RunResult:
         meta = self.scenario.scenario
         currency = self.scenario.costs.currency if self.scenario.costs is not None else "EUR"
         plant: dict[str, Any] = {}
-        stations: dict[str, dict[str, Any]] = {}
+        groups: dict[str, dict[str, dict[str, Any]]] = {"station": {}, "product": {}}
         for name, est in self.estimates.items():
-            entry = est.as_dict() | {"unit": kpi_info(name, meta.time_unit, currency).unit}
-            if name.startswith("station."):
-                _, station, kpi = name.split(".", 2)
-                stations.setdefault(station, {})[kpi] = entry
+            entry = summary_entry(est, kpi_info(name, meta.time_unit, currency))
+            group, _, rest = name.partition(".")
+            if group in groups and rest:
+                owner, _, kpi = rest.rpartition(".")
+                groups[group].setdefault(owner, {})[kpi] = entry
             else:
                 plant[name] = entry
         return {
@@ -77,7 +79,8 @@ class RunResult:
             "deadlocks": deadlock_summary(self.replications, meta.deadlocks),
             "confidence": 0.95,
             "kpis": plant,
-            "stations": stations,
+            "stations": groups["station"],
+            **({"products": groups["product"]} if groups["product"] else {}),
             "bottleneck": bottleneck_station({name: est.mean for name, est in self.estimates.items()}),
             "warnings": self.warnings,
             "wall_time_s": round(self.wall_time, 3),
@@ -97,6 +100,17 @@ class RunResult:
         written.append(files.write_text(out / "scenario.json", self.scenario.canonical_json() + "\n"))
         written.append(files.write_json(out / "summary.json", self.summary()))
         return written
+
+
+def summary_entry(estimate: Estimate, spec: KPISpec) -> dict[str, Any]:
+    """An estimate as summary.json shows it, with its unit; the interval is clipped to the KPI's range: [0, 1] for
+    shares, ≥ 0 for counts, times, rates and costs (the half-width stays the t interval's)."""
+    entry = estimate.as_dict() | {"unit": spec.unit}
+    if entry["low"] is not None and spec.kind in NON_NEGATIVE_KINDS:
+        entry["low"] = max(entry["low"], 0.0)
+        if spec.kind in ("share", "flag"):
+            entry["high"] = min(entry["high"], 1.0)
+    return entry
 
 
 def schedule(operations: pa.Table) -> pa.Table:

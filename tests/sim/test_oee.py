@@ -93,19 +93,21 @@ def test_state_shares_cover_every_state_and_sum_to_one():
 
 def test_oee_factors_with_setup_down_maintenance_and_off_shift():
     kpis = replication_kpis(_scenario(0, 20), _tables("m", TIMELINE, OPERATIONS))
-    # planned = 20 − 2 off shift − 1 maintenance = 17; run = 17 − 2 down − 1 setup = 14
-    assert kpis["station.m.availability"] == pytest.approx(14 / 17)
-    assert kpis["station.m.performance"] == pytest.approx((5 + 2) / 14)
+    # ISO 22400: planned busy time = busy 8 + setup 1 + down 2 = 11 (off shift, maintenance, starved, idle and
+    # blocked are not the machine's losses); production time = busy 8
+    assert kpis["station.m.availability"] == pytest.approx(8 / 11)
+    assert kpis["station.m.performance"] == pytest.approx((5 + 2) / 8)
     assert kpis["station.m.quality"] == pytest.approx(1 / 2)
-    assert kpis["station.m.oee"] == pytest.approx(14 / 17 * 0.5 * 0.5)
+    assert kpis["station.m.oee"] == pytest.approx(8 / 11 * 7 / 8 * 0.5)
 
 
 def test_oee_in_a_window_after_warmup():
     kpis = replication_kpis(_scenario(5, 15), _tables("m", TIMELINE, OPERATIONS))  # window [5, 20]
-    # machine time 15, no off shift left, maintenance 1 -> planned 14; down 2 -> run 12
-    assert kpis["station.m.availability"] == pytest.approx(12 / 14)
-    assert kpis["station.m.performance"] == pytest.approx(7 / 12)  # both operations end in the window
-    assert kpis["station.m.oee"] == pytest.approx(12 / 14 * 7 / 12 * 0.5)
+    busy = kpis["station.m.utilisation"] * 15
+    planned_busy = busy + 15 * (kpis["station.m.setup"] + kpis["station.m.down"])
+    assert kpis["station.m.availability"] == pytest.approx(busy / planned_busy)
+    assert kpis["station.m.performance"] == pytest.approx(7 / busy)  # both operations end in the window
+    assert kpis["station.m.oee"] == pytest.approx(7 / planned_busy * 0.5)
     assert kpis["station.m.off_shift"] == 0 and kpis["station.m.down"] == pytest.approx(2 / 15)
 
 
@@ -127,17 +129,17 @@ def _oven(max_size: int | None):
 
 def test_batch_station_counts_each_batch_once_scaled_by_its_fill():
     kpis = replication_kpis(_oven(4), _tables("oven", OVEN_STATES, OVEN_OPS))
-    # a batch takes as long as its longest job: 5 × 4/4 + 5 × 2/4 = 7.5 of nominal work in 20
+    # a batch takes as long as its longest job: 5 × 4/4 + 5 × 2/4 = 7.5 of nominal work in 10 busy
     assert kpis["station.oven.availability"] == 1
-    assert kpis["station.oven.performance"] == pytest.approx(7.5 / 20)
+    assert kpis["station.oven.performance"] == pytest.approx(7.5 / 10)  # the half-full batch is a speed loss
     assert kpis["station.oven.quality"] == pytest.approx(5 / 6)  # quality counts jobs
-    assert kpis["station.oven.oee"] == pytest.approx(7.5 / 20 * 5 / 6)
+    assert kpis["station.oven.oee"] == pytest.approx(7.5 / 10 * 5 / 6)
     assert kpis["station.oven.idle"] == pytest.approx(1 / 20)
 
 
 def test_batch_without_a_maximum_counts_once_at_its_nominal_time():
     kpis = replication_kpis(_oven(None), _tables("oven", OVEN_STATES, OVEN_OPS))
-    assert kpis["station.oven.performance"] == pytest.approx((5 + 5) / 20)
+    assert kpis["station.oven.performance"] == pytest.approx((5 + 5) / 10)
 
 
 def test_max_batch_reads_the_scenario():
@@ -151,11 +153,11 @@ def test_max_batch_reads_the_scenario():
 
 
 def test_oee_factors_edge_cases():
-    factors = oee_factors(planned=10, down=2, setup=0, nominal_work=4, operations=4, defects=1)
+    factors = oee_factors(production=8, setup=0, down=2, nominal_work=4, operations=4, defects=1)
     assert factors == pytest.approx({"availability": 0.8, "performance": 0.5, "quality": 0.75, "oee": 0.3})
-    idle = oee_factors(planned=10, down=0, setup=0, nominal_work=0, operations=0, defects=0)
+    idle = oee_factors(production=10, setup=0, down=0, nominal_work=0, operations=0, defects=0)
     assert idle["oee"] == 0 and idle["performance"] == 0 and math.isnan(idle["quality"])
-    all_off = oee_factors(planned=0, down=0, setup=0, nominal_work=0, operations=0, defects=0)
+    all_off = oee_factors(production=0, setup=0, down=0, nominal_work=0, operations=0, defects=0)
     assert math.isnan(all_off["availability"]) and math.isnan(all_off["oee"])
 
 
