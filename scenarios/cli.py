@@ -295,11 +295,15 @@ def sweep(
             f"{summary['points'] * reps - result.simulated} from the cache) → [bold]{out}[/]",
             highlight=False,
         )
-        for kpi in ("throughput", "cycle_time_mean"):
-            best = summary["best"].get(kpi, {})
-            pick = best.get("max" if kpi == "throughput" else "min")
-            if pick:
-                out_console.print(f"best {kpi}: {pick}", highlight=False)
+        best = summary.get("best_point")
+        if best:
+            ci = f" (95 % CI {best['low']:.4g}–{best['high']:.4g})" if best.get("low") is not None else ""
+            decisions = ", ".join(f"{name}={value}" for name, value in best["decisions"].items())
+            out_console.print(
+                f"best point by '{summary['objective']}': point {best['point']}, mean {best['mean']:.4g}{ci}; "
+                f"{decisions}",
+                highlight=False,
+            )
 
 
 @app.command()
@@ -459,13 +463,17 @@ def import_jssp(
     output: Annotated[Path, typer.Option("--output", "-o", help="Scenario TOML file to write.")],
     dispatch: Annotated[str, typer.Option(help="Dispatching rule of every machine.")] = "spt",
     name: Annotated[str | None, typer.Option(help="Scenario name (default: the file's stem).")] = None,
+    optimum: Annotated[
+        float | None,
+        typer.Option(help="Best known makespan, shown in the report (default: known for ft06, ft10, ft20, la01)."),
+    ] = None,
 ) -> None:
     """Convert a job-shop instance (n_jobs n_machines, then `machine duration` pairs) into a scenario."""
     from sim import jssp
     from sim.spec import scenario_from_dict
 
     instance = jssp.read_jssp(file)
-    data = jssp.jssp_scenario(instance, name or file.stem, dispatch)
+    data = jssp.jssp_scenario(instance, name or file.stem, dispatch, optimum=optimum)
     scenario_from_dict(data, str(output))  # refuse to write a scenario that would not load
     jssp.write_scenario_toml(data, output)
     out_console.print(

@@ -1,8 +1,11 @@
-"""Job-shop import: parsing, scenario building, TOML round trip, and feasible schedules on ft06."""
+"""Job-shop import: parsing, scenario building, TOML round trip, feasible schedules on ft06, lower bounds and best
+known makespans."""
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -10,9 +13,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import scenarios
 from sim.errors import ScenarioError
 from sim.experiment import run_experiment
-from sim.jssp import JobShopInstance, jssp_scenario, read_jssp, write_scenario_toml
+from sim.jssp import (
+    JobShopInstance,
+    benchmark_optimum,
+    jssp_scenario,
+    known_optimum,
+    lower_bound_terms,
+    makespan_lower_bound,
+    read_jssp,
+    write_scenario_toml,
+)
 from sim.results import RunResult, schedule
 from sim.spec import Scenario, _validate, load_scenario
 
@@ -146,7 +159,7 @@ def test_scenario_dict(ft06: JobShopInstance) -> None:
     data = jssp_scenario(ft06, "ft06", dispatch="lpt", time_unit="s")
     assert data["scenario"] == {
         "name": "ft06",
-        "description": "job-shop instance from ft06.txt: 6 jobs x 6 machines",
+        "description": "job-shop instance from ft06.txt: 6 jobs x 6 machines; best known makespan: 55",
         "time_unit": "s",
         "warmup": 0.0,
         "seed": 0,
@@ -331,3 +344,124 @@ def test_schedule_checker_rejects_broken_schedules(ft06: JobShopInstance) -> Non
     for i, (table, message) in enumerate(cases):
         with pytest.raises(AssertionError, match=message):
             check_schedule(ft06, table, "lpt" if i == len(cases) - 1 else "spt")
+
+
+# ---------------------------------------------------------------------------------------------------- lower bounds
+
+# ft06 by hand (machine, duration per job, see tests/data/ft06.txt):
+#   job lengths J0..J5: 26, 47, 34, 35, 25, 30                               -> longest job J1 = 47
+#   machine loads M0..M5: 40, 26, 26, 22, 40, 43                             -> most loaded M5 = 43
+#   one-machine bound on M4 (J0 op 5, J1 op 2, J2 op 5, J3 op 4, J4 op 2, J5 op 4): earliest head J4 = 9 + 3 = 12,
+#   load 40, shortest tail 0 (J0 and J2 end on M4)                           -> 12 + 40 + 0 = 52
+#   (M5: head J5 = 6, load 43, tail 0 -> 49; M0: 1 + 40 + 1 = 42)
+FT06_LOWER_BOUND = 52.0
+
+
+def test_ft06_lower_bound_by_hand(ft06: JobShopInstance) -> None:
+    data = jssp_scenario(ft06, "ft06")
+    canonical = _validate(data, "ft06.toml", {}).to_dict()  # as in scenario.json
+    assert makespan_lower_bound(canonical) == FT06_LOWER_BOUND == makespan_lower_bound(data)
+    terms = {(t.kind, t.subject): t for t in lower_bound_terms(canonical)}
+    assert max(t.value for (kind, _), t in terms.items() if kind == "job") == terms[("job", "J1")].value == 47
+    assert max(t.value for (kind, _), t in terms.items() if kind == "load") == terms[("load", "M5")].value == 43
+    best = lower_bound_terms(canonical)[0]
+    assert (best.kind, best.subject, best.head, best.work, best.tail) == ("head-load-tail", "M4", 12, 40, 0)
+    assert terms[("head-load-tail", "M5")].value == 49 and terms[("head-load-tail", "M0")].value == 42
+    assert FT06_LOWER_BOUND <= FT06_OPTIMUM
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_lower_bound_holds_for_every_rule(ft06: JobShopInstance, rule: str) -> None:
+    scenario = _validate(jssp_scenario(ft06, "ft06", dispatch=rule), "ft06.toml", {})
+    makespan = _run(scenario).replications[0].kpis["makespan"]
+    assert makespan_lower_bound(scenario.to_dict()) <= FT06_OPTIMUM <= makespan
+
+
+def test_lower_bound_tiny_releases_and_parallel_machines(tmp_path: Path) -> None:
+    instance = read_jssp(_write(tmp_path, TINY))  # J0 = M0 3, M1 2; J1 = M0 2, M1 4; optimum 8
+    data = jssp_scenario(instance, "tiny")
+    # M1: earliest head 2 (J1 after M0) + load 6 + tail 0 = 8: the bound is tight here
+    assert makespan_lower_bound(data) == 8.0
+    late = copy.deepcopy(data)
+    late["release"]["orders"][1]["release"] = 10.0  # J1 arrives at 10: makespan from 0 ≥ 10 + 6
+    assert makespan_lower_bound(late) == 16.0
+    shifted = copy.deepcopy(data)
+    for order in shifted["release"]["orders"]:
+        order["release"] += 100.0  # the makespan counts from the first release
+    assert makespan_lower_bound(shifted) == 8.0
+    parallel = copy.deepcopy(data)
+    parallel["stations"]["M1"]["machines"] = 2
+    parallel["stations"]["M0"]["machines"] = 2
+    # two machines per station: the loads halve (M0: 0 + 5 / 2 + 2 = 4.5, M1: 2 + 6 / 2 + 0 = 5), J1's route 6 binds
+    assert makespan_lower_bound(parallel) == 6.0
+    scenario = _validate(parallel, "tiny.toml", {})
+    assert _run(scenario).replications[0].kpis["makespan"] == 6.0  # both jobs at once: the bound is reached
+
+
+def test_lower_bound_is_nan_without_an_order_book_or_with_random_times(ft06: JobShopInstance) -> None:
+    data = jssp_scenario(ft06, "ft06")
+    random = copy.deepcopy(data)
+    random["products"]["J3"]["route"][2]["time"] = {"dist": "exponential", "mean": 5.0}
+    batched = copy.deepcopy(data)
+    batched["stations"]["M2"]["batch"] = {"max": 2}
+    stream = _validate(data, "ft06.toml", {}).to_dict()
+    del stream["release"]["orders"]
+    stream["release"]["interarrival"] = {"dist": "constant", "value": 5.0}
+    stream["release"]["product_mix"] = {"J0": 1.0}
+    for case in (random, batched, stream, {}):
+        assert math.isnan(makespan_lower_bound(case))
+        assert lower_bound_terms(case) is None
+    assert math.isnan(makespan_lower_bound(scenarios.load("flow_line").to_dict()))
+    constant = copy.deepcopy(data)
+    constant["products"]["J3"]["route"][2]["time"] = {"dist": "constant", "value": 5.0}  # = ft06's 5: same bound
+    assert makespan_lower_bound(constant) == FT06_LOWER_BOUND
+
+
+# ------------------------------------------------------------------------------------------------- known optima
+
+
+def test_known_optimum_is_recorded_and_read_back(tmp_path: Path, ft06: JobShopInstance) -> None:
+    assert benchmark_optimum(ft06) == 55.0
+    data = jssp_scenario(ft06, "ft06")
+    assert known_optimum(data) == 55.0
+    path = write_scenario_toml(data, tmp_path / "ft06.toml")
+    loaded = load_scenario(path)
+    assert known_optimum(loaded.to_dict()) == 55.0  # survives TOML and the canonical form (scenario.json)
+    assert "best known makespan: 55" in loaded.scenario.description
+    given = jssp_scenario(ft06, "ft06", optimum=57.5)  # an explicit value wins over the table
+    assert known_optimum(given) == 57.5
+    assert given["scenario"]["description"].endswith("; best known makespan: 57.5")
+    for bad in (math.nan, -1.0, math.inf):
+        with pytest.raises(ScenarioError, match=r"ft06\.txt: optimum: the best known makespan must be a finite"):
+            jssp_scenario(ft06, "ft06", optimum=bad)
+
+
+def test_benchmarks_are_recognised_by_name_and_size(tmp_path: Path, ft06: JobShopInstance) -> None:
+    tiny = read_jssp(_write(tmp_path, TINY, name="ft06.txt"))  # named like ft06 but 2 x 2: not ft06
+    assert benchmark_optimum(tiny) is None
+    assert known_optimum(jssp_scenario(tiny, "ft06")) is None
+    assert "best known" not in jssp_scenario(tiny, "ft06")["scenario"]["description"]
+    anonymous = read_jssp(_write(tmp_path, FT06.read_text(), name="instance.txt"))
+    assert benchmark_optimum(anonymous) is None
+    assert benchmark_optimum(anonymous, "MT06") == 55.0  # by the scenario name, aliases included
+    assert benchmark_optimum(read_jssp(_write(tmp_path, FT06.read_text(), name="FT06.TXT"))) == 55.0
+    ten_by_five = JobShopInstance(10, 5, tuple(((m, 1.0) for m in range(5)) for _ in range(10)), "la01.txt")
+    assert benchmark_optimum(ten_by_five) == 666.0
+    assert benchmark_optimum(JobShopInstance(10, 10, (), "ft10")) == 930.0
+    assert benchmark_optimum(JobShopInstance(20, 5, (), "ft20")) == 1165.0
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("job-shop instance from ft06.txt: 6 jobs x 6 machines; best known makespan: 55", 55.0),
+        ("Best Known Makespan:  930.5 (Applegate & Cook)", 930.5),
+        ("best known makespan: 1.2e3", 1200.0),
+        ("job-shop instance from x.txt: 2 jobs x 2 machines", None),
+        ("best known makespan: unknown", None),
+        ("", None),
+    ],
+)
+def test_known_optimum_parsing(description: str, expected: float | None) -> None:
+    assert known_optimum({"scenario": {"name": "x", "description": description}}) == expected
+    assert known_optimum({}) is None
