@@ -18,6 +18,7 @@ objective = "max throughput"    # ranks the variants ("max KPI" or "min KPI")
 design = "lhs"                  # grid, lhs (Latin hypercube) or sobol
 points = 32
 replications = 3
+# objective = "max throughput"  # picks the best points; default: the study's objective
 
 [sweep.variables]
 "stations.weld.machines" = { type = "int", low = 1, high = 3 }
@@ -26,6 +27,7 @@ replications = 3
 ```
 Every override must name a key that exists in the base scenario, and every variant and design point is validated
 like a scenario file; problems are reported as ``study.toml: variants.x.stations.weld.machinez: ...``.
+:func:`scenario_changes` lists what a variant changes in its base, by dotted path, whichever way it was built.
 """
 
 from __future__ import annotations
@@ -102,6 +104,14 @@ class SweepSpec(_Strict):
     points: int = Field(16, ge=1, le=MAX_POINTS)
     replications: int | None = Field(None, ge=1, le=MAX_POINTS)
     variables: dict[str, Variable] = Field(min_length=1)
+    objective: str | None = Field(None, description="picks the best points; load_study fills in the study's")
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_objective(value)
+        return value
 
     @model_validator(mode="after")
     def _grid_size(self) -> SweepSpec:
@@ -147,6 +157,34 @@ def apply(base: Scenario, overrides: dict[str, Any], source: str, where: str) ->
     except ScenarioError as exc:
         problems = [(f"{where}.{field.removesuffix(' (from --set)')}", message) for field, message in exc.problems]
         raise ScenarioError(source, problems) from None
+
+
+def scenario_changes(base: Scenario, variant: Scenario) -> list[dict[str, Any]]:
+    """What ``variant`` changes in ``base``: ``[{"path": dotted, "base": old, "value": new}]`` in the variant's order.
+
+    Found by comparing the two scenarios' full data (defaults filled in), so it holds for study variants, ``--variant``
+    options and any scenario alike; ``base`` is None for a key the base lacks, ``value`` None for one it dropped.
+    """
+    old, new = _flatten(base.to_dict()), _flatten(variant.to_dict())
+    paths = [p for p in new if old.get(p, _ABSENT) != new[p]] + [p for p in old if p not in new]
+    return [{"path": p, "base": old.get(p), "value": new.get(p)} for p in paths]
+
+
+_ABSENT = object()
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaves of nested dicts and lists by dotted path (list items by index, as overrides name them)."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return {prefix: data}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
 
 
 def _exists(data: Any, dotted: str) -> bool:
@@ -203,6 +241,14 @@ def load_study(path: str | Path) -> Study:
         check_objective(parse_objective(spec.study.objective), base)
     except ObjectiveError as exc:
         raise ScenarioError(source, [("study.objective", str(exc))]) from None
+    if spec.sweep is not None:
+        if spec.sweep.objective is None:  # the sweep's best points follow the study's objective unless it has its own
+            spec = spec.model_copy(update={"sweep": spec.sweep.model_copy(update={"objective": spec.study.objective})})
+        else:
+            try:
+                check_objective(parse_objective(spec.sweep.objective), base)
+            except ObjectiveError as exc:
+                raise ScenarioError(source, [("sweep.objective", str(exc))]) from None
     study = Study(spec, base, source)
     study.variants()  # validate every variant now, before anything runs
     if spec.sweep is not None:

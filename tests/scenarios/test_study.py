@@ -41,6 +41,20 @@ def test_a_study_loads_its_base_relative_to_the_file_and_validates_variants(writ
     assert variants["faster_cut"].stations["weld"].machines == 2
 
 
+def test_a_sweep_ranks_its_points_by_the_study_objective_unless_it_names_its_own(
+    write_study: Callable[..., Path],
+) -> None:
+    head = HEAD + 'objective = "min cycle_time_mean"\n'
+    sweep = load_study(write_study(head + SWEEP)).spec.sweep
+    assert sweep is not None and sweep.objective == "min cycle_time_mean"
+    own = SWEEP.replace("[sweep]\n", '[sweep]\nobjective = "max throughput"\n')
+    sweep = load_study(write_study(head + own)).spec.sweep
+    assert sweep is not None and sweep.objective == "max throughput"
+    bad = write_study(head + SWEEP.replace("[sweep]\n", '[sweep]\nobjective = "max nonsense"\n'))
+    with pytest.raises(ScenarioError, match=r"sweep\.objective: no KPI named 'nonsense'"):
+        load_study(bad)
+
+
 def test_the_seed_defaults_to_the_scenarios_and_a_scenario_file_is_no_study(
     write_study: Callable[..., Path], line_file: Path
 ) -> None:
@@ -309,3 +323,7 @@ def test_cli_variants_from_options_match_the_api(line_file: Path, tmp_path: Path
     assert summary["variants"] == api["variants"]
     assert summary["differences"] == api["differences"]
     assert summary["simulated"] == 6
+    # what the --variant options change, with the base's values, in the summary a report shows
+    big = {c["path"]: (c["base"], c["value"]) for c in summary["changes"]["big"]}
+    assert big == {"stations.weld.machines": (2, 3), "stations.weld.buffer": (5, 12)}
+    assert summary["changes"]["spt"] == [{"path": "stations.weld.dispatch", "base": "fifo", "value": "spt"}]

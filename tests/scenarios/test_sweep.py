@@ -25,7 +25,8 @@ from scenarios import catalog
 from scenarios.cache import EvaluationCache
 from scenarios.cli import app
 from scenarios.study import SweepSpec, Variable
-from scenarios.sweep import design_points, sweep
+from scenarios.sweep import SweepResult, design_correlation, design_points, regression_effects, sweep
+from sim.kpi import estimate
 from sim.spec import Scenario
 
 MACHINES = Variable(type="int", low=1, high=3)
@@ -157,6 +158,16 @@ def test_sweep_tabulates_every_point_and_replication(base: Scenario) -> None:
     best = summary["best"]["throughput"]["max"]
     assert best["value"] == max(per_point["throughput"].to_pylist())
     assert set(SMALL.variables) <= set(best)
+    # the spec names no objective: the points are ranked by the default, max throughput
+    assert summary["objective"] == "max throughput"
+    assert summary["best_point"]["point"] == best["point"] and summary["best_point"]["mean"] == best["value"]
+    assert summary["best_point"]["decisions"] == {d: best[d] for d in SMALL.variables}
+    assert len(summary["best_points"]) == 5 and summary["categories"] == {"stations.weld.dispatch": ["fifo", "spt"]}
+    assert set(summary["effects"]) >= {"throughput", "cycle_time_mean"}
+    json.dumps(summary, allow_nan=False)
+    ranked = sweep(base, SMALL, replications=2, seed=3, workers=1, objective="min cycle_time_mean").summary()
+    cycle = per_point["cycle_time_mean"].to_pylist()
+    assert ranked["best_point"]["point"] == cycle.index(min(cycle))
 
 
 def test_points_share_random_numbers(base: Scenario) -> None:
@@ -196,6 +207,104 @@ def test_cached_sweep_simulates_only_new_points(base: Scenario, tmp_path: Path) 
         assert len(cache) == 18
     assert (first.simulated, again.simulated, more.simulated) == (12, 0, 6)
     assert first.table.equals(again.table)
+
+
+# ------------------------------------------------------------------------------------------ analysis of a design
+
+
+def confounded_table(points: int = 30, seed: int = 0) -> pa.Table:
+    """An LHS-like sweep in which a third machine raises throughput (+0.05 per machine) but the design pairs more
+    machines with a longer interarrival time (a lower arrival rate: −0.5 per time unit): the level means of
+    ``machines`` fall (0.05 − 0.5 × 0.25 = −0.075 per machine) although each machine helps."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for point in range(points):
+        machines = 1 + point % 3
+        interarrival = 1.0 + 0.25 * machines + float(rng.uniform(-0.1, 0.1))
+        rule = ("fifo", "spt")[(point // 3) % 2]
+        for replication in range(2):
+            noise = float(rng.normal(0, 0.004))
+            throughput = 1.2 + 0.05 * machines - 0.5 * interarrival + (0.02 if rule == "spt" else 0.0) + noise
+            rows.append((point, replication, machines, interarrival, rule, throughput))
+    names = ["point", "replication", "machines", "interarrival", "rule", "throughput"]
+    return pa.table({name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)})
+
+
+def confounded_result() -> SweepResult:
+    table = confounded_table()
+    return SweepResult(
+        table, ["machines", "interarrival", "rule"], ["throughput"], 0, categories={"rule": ["fifo", "spt"]}
+    )
+
+
+def test_regression_recovers_the_effect_that_the_level_means_get_wrong() -> None:
+    table = confounded_table()
+    machines = np.asarray(table["machines"].to_pylist())
+    throughput = np.asarray(table["throughput"].to_pylist())
+    raw = [throughput[machines == m].mean() for m in (1, 2, 3)]
+    assert raw[0] > raw[1] > raw[2]  # the raw level means: more machines, less throughput — the wrong sign
+
+    effects = confounded_result().summary()["effects"]["throughput"]
+    terms = {t["term"]: t for t in effects["terms"]}
+    m = terms["machines"]
+    assert m["kind"] == "numeric" and m["sd"] == pytest.approx(np.std(machines))
+    assert m["per_unit"] == pytest.approx(0.05, abs=0.01) and m["low"] > 0  # the right sign, significantly
+    assert m["estimate"] == pytest.approx(m["per_unit"] * m["sd"])
+    assert terms["interarrival"]["per_unit"] == pytest.approx(-0.5, abs=0.06) and terms["interarrival"]["high"] < 0
+    spt = terms["rule = spt"]
+    assert (spt["kind"], spt["level"], spt["reference"]) == ("level", "spt", "fifo")
+    assert spt["low"] < 0.02 < spt["high"] and spt["low"] > 0
+    assert effects["r2"] > 0.95 and effects["blocked_by_replication"] and not effects["rank_deficient"]
+    adjusted = effects["adjusted"]["machines"]
+    assert adjusted["levels"] == [1, 2, 3] and adjusted["kind"] == "numeric"
+    assert np.all(np.diff(adjusted["mean"]) > 0)  # regression-adjusted: throughput rises with machines
+    assert all(lo < mean < hi for lo, mean, hi in zip(adjusted["low"], adjusted["mean"], adjusted["high"], strict=True))
+    rule = effects["adjusted"]["rule"]
+    assert rule["kind"] == "categorical" and rule["levels"] == ["fifo", "spt"]
+    assert rule["mean"][1] - rule["mean"][0] == pytest.approx(spt["estimate"])
+    assert len(effects["adjusted"]["interarrival"]["levels"]) == 7  # many distinct values: a grid of 7
+
+
+def test_regression_skips_a_constant_kpi_and_a_constant_decision() -> None:
+    table = confounded_table().append_column("constant", pa.array([2.0] * 60)).append_column("one", pa.array([5] * 60))
+    assert regression_effects(table, ["machines", "rule"], "constant") is None
+    effects = regression_effects(table, ["machines", "one"], "throughput")
+    assert [t["term"] for t in effects["terms"]] == ["machines"]
+
+
+def test_correlated_decisions_are_named_and_an_orthogonal_grid_has_none() -> None:
+    summary = confounded_result().summary()
+    pairs = {(c["a"], c["b"]): c for c in summary["design_correlation"]}
+    assert pairs["machines", "interarrival"]["measure"] == "pearson"
+    assert pairs["machines", "interarrival"]["value"] > 0.9
+    assert [(c["a"], c["b"]) for c in summary["correlated_decisions"]] == [("machines", "interarrival")]
+    assert pairs["machines", "rule"]["measure"] == "correlation_ratio" and pairs["machines", "rule"]["value"] < 0.3
+
+    grid = design_points(spec("grid"), seed=1)  # 3 × 3 × 3: every pair of levels equally often
+    points = pa.table({name: [p[name] for p in grid] for name in VARIABLES})
+    found = design_correlation(points, list(VARIABLES), {"stations.weld.dispatch": ["fifo", "spt", "edd"]})
+    assert len(found) == 3 and all(abs(c["value"]) < 1e-9 for c in found)
+    assert {c["measure"] for c in found} == {"pearson", "correlation_ratio"}
+    two_choices = pa.table({"a": ["x", "y"] * 6, "b": ["u", "u", "v", "v"] * 3, "c": ["x", "y"] * 6})
+    v = {(c["a"], c["b"]): c["value"] for c in design_correlation(two_choices, ["a", "b", "c"])}
+    assert v["a", "b"] == pytest.approx(0.0) and v["a", "c"] == pytest.approx(1.0)  # Cramér's V
+
+
+def test_best_points_follow_the_objective_with_their_intervals() -> None:
+    result = confounded_result()
+    top = result.best_points()
+    table = result.table
+    point = np.asarray(table["point"].to_pylist())
+    throughput = np.asarray(table["throughput"].to_pylist())
+    means = [throughput[point == p].mean() for p in range(30)]
+    assert [entry["point"] for entry in top] == sorted(range(30), key=lambda p: -means[p])[:5]
+    first = estimate(throughput[point == top[0]["point"]].tolist())
+    assert (top[0]["mean"], top[0]["low"], top[0]["high"], top[0]["n"]) == pytest.approx(
+        (first.mean, first.low, first.high, 2)
+    )
+    assert top[0]["rank"] == 1 and set(top[0]["decisions"]) == {"machines", "interarrival", "rule"}
+    result.objective = "min throughput"
+    assert result.best_points(3)[0]["point"] == int(np.argmin(means))
 
 
 # ----------------------------------------------------------------------------------------------- killed and resumed

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from scipy import stats
 
 from scenarios import catalog
 from scenarios.cache import EvaluationCache
-from scenarios.whatif import whatif
+from scenarios.study import scenario_changes
+from scenarios.whatif import WhatIfResult, holm, paired_p_value, whatif
 from sim.spec import Scenario
 
 
@@ -101,6 +105,17 @@ def test_ranking_and_summary_follow_the_objective(base: Scenario) -> None:
     assert set(summary["differences"]) == {"third_welder", "slow_weld"}
     assert summary["units"]["cycle_time_mean"] == "min"
     assert summary["differences"]["third_welder"]["cycle_time_mean"]["mean"] < 0
+    # what the variants change, found from the scenarios themselves
+    assert summary["changes"] == {
+        "third_welder": [{"path": "stations.weld.machines", "base": 2, "value": 3}],
+        "slow_weld": [{"path": "products.A.route.2.time.mean", "base": 2.0, "value": 2.2}],
+    }
+    assert summary["headline"]["variant"] == "third_welder"
+    # station utilisation per variant: a third welder takes load off each welder
+    weld = {name: summary["stations"][name]["weld"]["utilisation"]["mean"] for name in summary["ranking"]}
+    assert weld["third_welder"] < weld["base"] < weld["slow_weld"]
+    assert set(summary["stations"]["base"]) == {"cut", "drill", "weld", "paint", "pack"}
+    assert summary["bottleneck"]["base"]["station"] == "weld"
 
 
 def test_whatif_refuses_a_missing_base_or_a_bad_objective(base: Scenario) -> None:
@@ -133,3 +148,109 @@ def test_whatif_results_are_identical_on_every_executor(
     assert_same_table(one.table(), two.table())
     assert_same_table(one.table(), dask.table())
     assert one.summary() == two.summary() == dask.summary()
+
+
+# ------------------------------------------------------------------------------------- the summary a report shows
+
+
+def hand_made(reps: int = 6) -> WhatIfResult:
+    """A what-if of hand-made replication KPIs (no simulation): base, a clear gain, a small one and noise."""
+    rng = np.random.default_rng(7)
+    common = rng.normal(0, 0.01, reps)  # what common random numbers share between variants
+    gains = {"base": 0.0, "big": 0.05, "small": 0.004, "same": 0.0}
+    variants = {}
+    for name, gain in gains.items():
+        noise = rng.normal(0, 0.002, reps)
+        variants[name] = [
+            {
+                "throughput": 0.8 + gain + common[r] + noise[r],
+                "wip_mean": 10.0 - 20 * gain + common[r],
+                "station.cut.utilisation": 0.7,
+                "station.cut.bottleneck_sole": 0.1 + (0.5 if name == "big" else 0.0),
+                "station.weld.utilisation": 0.9 - (0.3 if name == "big" else 0.0),
+                "station.weld.bottleneck_sole": 0.4 - (0.35 if name == "big" else 0.0),
+            }
+            for r in range(reps)
+        ]
+    changes = {"big": [{"path": "stations.weld.machines", "base": 2, "value": 3}], "small": [], "same": []}
+    return WhatIfResult(variants, "max throughput", 1, "min", kpis=["throughput", "wip_mean"], changes=changes)
+
+
+def test_paired_p_value_is_the_paired_t_test() -> None:
+    a, b = np.array([1.0, 2.1, 2.9, 4.2, 5.1]), np.array([1.1, 2.0, 3.3, 4.0, 5.6])
+    assert paired_p_value(list(a - b)) == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert paired_p_value([0.5, 0.5, 0.5]) == 0.0 and paired_p_value([0.0, 0.0]) == 1.0  # no spread
+    assert math.isnan(paired_p_value([1.0])) and math.isnan(paired_p_value([math.nan, 2.0]))
+
+
+def test_holm_steps_down_as_by_hand() -> None:
+    # m = 3 tested: 0.01 × 3 = 0.03; 0.03 × 2 = 0.06; 0.04 × 1 = 0.04, raised to the running maximum 0.06
+    corrected = holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": math.nan})
+    assert corrected["a"] == (pytest.approx(0.03), True)
+    assert corrected["c"] == (pytest.approx(0.06), False)
+    assert corrected["b"] == (pytest.approx(0.06), False)  # 0.04 < 0.05 uncorrected, not after Holm
+    assert math.isnan(corrected["d"][0]) and corrected["d"][1] is False
+    assert holm({"x": 0.9, "y": 0.8})["x"][0] == 1.0  # capped at 1
+
+
+def test_summary_carries_p_values_holm_and_relative_changes() -> None:
+    result = hand_made()
+    summary = result.summary()
+    for kpi in ("throughput", "wip_mean"):
+        p = {name: paired_p_value(result.paired(name, kpi)) for name in ("big", "small", "same")}
+        ordered = sorted(p, key=p.get)  # Holm by hand over the three variants on this KPI
+        m, running = len(ordered), 0.0
+        for k, name in enumerate(ordered):
+            running = max(running, min(1.0, (m - k) * p[name]))
+            entry = summary["differences"][name][kpi]
+            assert entry["p_value"] == pytest.approx(p[name])
+            assert entry["p_holm"] == pytest.approx(running)
+            assert entry["significant_holm"] == (running <= 0.05)
+            base_mean = summary["variants"]["base"][kpi]["mean"]
+            assert entry["relative"] == pytest.approx(entry["mean"] / base_mean)
+            assert entry["relative_low"] == pytest.approx(entry["low"] / base_mean)
+    big = summary["differences"]["big"]["throughput"]
+    assert big["significant"] and big["significant_holm"] and big["relative"] == pytest.approx(0.05 / 0.8, rel=0.05)
+    assert not summary["differences"]["same"]["throughput"]["significant_holm"]
+    assert summary["holm"]["family"].startswith("per KPI")
+    json.dumps(summary, allow_nan=False)  # strict JSON, as summary.json is written
+
+
+def test_summary_names_the_best_variant_its_changes_and_where_the_bottleneck_moves() -> None:
+    summary = hand_made().summary()
+    headline = summary["headline"]
+    assert headline["variant"] == "big" == summary["ranking"][0] and not headline["base_wins"]
+    assert headline["kpi"] == "throughput" and headline["difference"] == summary["differences"]["big"]["throughput"]
+    assert headline["kpis"] == ["throughput", "wip_mean"]
+    assert summary["changes"]["big"] == [{"path": "stations.weld.machines", "base": 2, "value": 3}]
+    assert summary["stations"]["big"]["weld"]["utilisation"]["mean"] == pytest.approx(0.6)
+    assert summary["bottleneck"]["base"] == {
+        "station": "weld",
+        "by": "bottleneck_sole",
+        "value": pytest.approx(0.4),
+        "next": "cut",
+        "next_value": pytest.approx(0.1),
+    }
+    assert summary["bottleneck"]["big"]["station"] == "cut"
+
+
+def test_when_no_variant_beats_the_base_the_headline_says_so() -> None:
+    result = hand_made()
+    result.variants["same"] = [dict(r) for r in result.variants["base"]]  # identical to the base: a tie
+    result.objective = "min throughput"  # every other variant raises it
+    summary = result.summary()
+    assert summary["ranking"][:2] == ["base", "same"]
+    headline = summary["headline"]
+    assert headline["base_wins"] and headline["variant"] == "same"
+    assert headline["difference"]["mean"] == 0.0 and headline["difference"]["p_value"] == 1.0
+    assert not headline["difference"]["significant_holm"]
+
+
+def test_scenario_changes_lists_dotted_paths_with_the_base_values(base: Scenario) -> None:
+    variant = base.with_overrides({"stations.weld.machines": 3, "products.A.route.0.time.mean": 0.7})
+    changes = scenario_changes(base, variant)
+    assert {c["path"]: (c["base"], c["value"]) for c in changes} == {
+        "stations.weld.machines": (2, 3),
+        "products.A.route.0.time.mean": (0.9, 0.7),
+    }
+    assert scenario_changes(base, base.with_overrides({"stations.weld.machines": 2})) == []
