@@ -24,8 +24,8 @@ _EXPORTS = {
     "write_report": "reports.write",
     "render_html": "reports.html",
     "render_markdown": "reports.markdown",
-    "whatif_sections": "reports.study",
-    "sweep_sections": "reports.study",
+    "whatif_sections": "reports.whatif",
+    "sweep_sections": "reports.sweep",
 }
 __all__ = sorted(_EXPORTS)
 

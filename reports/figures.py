@@ -1,7 +1,7 @@
 """Figures of a run, drawn with matplotlib (Agg) into PNG bytes: one style, units on every axis, Okabe–Ito colours.
 
 Every function takes plain data (lists, NumPy arrays, dicts) and returns PNG bytes; none reads files or computes a
-KPI. :func:`style` and :func:`png` are shared with the figures of other sections (:mod:`reports.study`).
+KPI. :func:`style` and :func:`png` are shared with the figures of the other report modules.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import matplotlib
 
@@ -79,20 +80,26 @@ def label(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _err(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
-    """Asymmetric error bars (2 × n) from interval bounds; None when no interval is known."""
-    lo, hi = np.asarray(low, float), np.asarray(high, float)
-    if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
-        return None
-    m = np.asarray(mean, float)
-    return np.nan_to_num(np.vstack([np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)]))
+def whiskers(mean: Sequence[float], low: Sequence[float], high: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Asymmetric error bars (2 × n) of shares from interval bounds cut at 0, and which bars get one.
+
+    A bar gets a whisker only where both limits are known and the interval has width: a single replication has
+    no interval (NaN limits), and must not show a whisker from 0.
+    """
+    m, lo, hi = (np.asarray(v, float) for v in (mean, low, high))
+    lo = np.where(np.isnan(lo), np.nan, np.maximum(lo, 0.0))
+    err = np.vstack([np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)])
+    shown = np.isfinite(err).all(axis=0) & (err.sum(axis=0) > 0)
+    return np.nan_to_num(err), shown
 
 
 def _height(rows: int, per_row: float = 0.42, extra: float = 1.4) -> float:
     return max(2.6, rows * per_row + extra)
 
 
-def state_shares(stations: Sequence[str], shares: Mapping[str, Sequence[float]]) -> bytes:
+def state_shares(
+    stations: Sequence[str], shares: Mapping[str, Sequence[float]], xlabel: str = "share of machine time [%]"
+) -> bytes:
     """Stacked horizontal bars: the share of machine time (%) each station spends in each state."""
     states = [s for s in STATE_ORDER if s in shares and np.nansum(shares[s]) > 0]
     y = np.arange(len(stations))
@@ -111,7 +118,7 @@ def state_shares(stations: Sequence[str], shares: Mapping[str, Sequence[float]])
         ax.set_yticks(y, [label(s) for s in stations])
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("share of machine time [%]")
+        ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
         fig.legend(ncols=min(len(states), 4), loc="outside lower center", frameon=False)
         return png(fig)
@@ -138,9 +145,8 @@ def grouped_bars(
             m = np.asarray(mean, float)
             pos = y - 0.4 + bar * (i + 0.5)
             ax.barh(pos, np.nan_to_num(m) * 100, height=bar * 0.92, color=colours[i % len(colours)], label=name)
-            err = _err(m, np.fmax(np.asarray(low, float), 0.0), high)
-            if err is not None:
-                shown = err.sum(axis=0) > 0
+            err, shown = whiskers(m, low, high)
+            if shown.any():
                 ax.errorbar(
                     np.nan_to_num(m[shown]) * 100,
                     pos[shown],
@@ -159,32 +165,39 @@ def grouped_bars(
         return png(fig)
 
 
-def wip_over_time(
-    time: np.ndarray,
-    wip: np.ndarray,
-    warmup: float,
-    end: float | None,
-    time_unit: str,
-    wip_mean: float | None = None,
-) -> bytes:
-    """Jobs in the system over time (a step line), the warm-up shaded, the end of the window and mean WIP marked."""
+class ForestPanel(NamedTuple):
+    """One panel of a forest plot: a title, an x label, and per row ``(mean, low, high, significant)`` or None."""
+
+    title: str
+    xlabel: str
+    rows: Sequence[tuple[float, float | None, float | None, bool] | None]
+
+
+def forest(labels: Sequence[str], panels: Sequence[ForestPanel], colour: str, row_height: float = 0.35) -> bytes:
+    """Panels side by side (two per line), one row per label: a marker at the mean and a line over the interval;
+    significant rows filled in ``colour``, the others hollow grey; a dashed line at 0."""
+    cols = 1 if len(panels) == 1 else 2
+    lines = -(-len(panels) // cols)
+    height = max(2.4, lines * (row_height * len(labels) + 1.15))
     with style():
-        fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
-        last = float(time[-1]) if len(time) else 0.0
-        right = max(last, end or 0.0)
-        ax.step(np.append(time, right), np.append(wip, wip[-1] if len(wip) else 0), where="post", lw=0.8)
-        if warmup > 0:
-            ax.axvspan(0, warmup, color=GREY, alpha=0.35, lw=0, label=f"warm-up (0–{warmup:g} {time_unit})")
-            ax.axvline(warmup, color="#555555", lw=1, ls="--")
-        if end is not None and end < right:
-            ax.axvline(end, color="#555555", lw=1, ls=":", label="end of measurement window")
-        if wip_mean is not None:
-            ax.axhline(wip_mean, color=OKABE_ITO[5], lw=1.2, ls="--", label=f"mean WIP (KPI) {wip_mean:.3g}")
-        ax.set_xlim(0, right)
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel(f"time [{time_unit}]")
-        ax.set_ylabel("jobs in system [jobs]")
-        ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+        fig, axes = plt.subplots(lines, cols, figsize=(WIDTH, height), squeeze=False, layout="constrained")
+        for ax, panel in zip(axes.flat, panels, strict=False):
+            for y, row in enumerate(panel.rows):
+                if row is None:
+                    continue
+                mean, low, high, significant = row
+                shade = colour if significant else "#555555"
+                if low is not None and high is not None:
+                    ax.plot([low, high], [y, y], color=shade, lw=1.6)
+                ax.plot([mean], [y], "o", ms=6, color=shade, mfc=shade if significant else "white", mew=1.5)
+            ax.axvline(0, color="#333333", lw=1, ls="--")
+            ax.set_yticks(np.arange(len(labels)), [label(name) for name in labels])
+            ax.set_ylim(len(labels) - 0.5, -0.5)
+            ax.set_title(label(panel.title), loc="left")
+            ax.set_xlabel(label(panel.xlabel))
+            ax.grid(axis="y", visible=False)
+        for ax in axes.flat[len(panels) :]:
+            ax.set_visible(False)
         return png(fig)
 
 

@@ -1,7 +1,9 @@
 """Reports of result folders, whatever produced them: a run, a what-if study or a sweep.
 
 ``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet`` or a run's
-``summary.json``) and builds the matching report from the saved results only: nothing is simulated again.
+``summary.json``) and builds the matching report from the saved results only: nothing is simulated again. Both
+study reports open with a ``summary`` section (the best variant or point by the objective); the sections come from
+:mod:`reports.whatif` and :mod:`reports.sweep`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from reports.model import Report, ReportError, Reproducibility, Section, Table
+from reports.model import Report, ReportError, Reproducibility
 from reports.run import read_summary, run_report
-from reports.study import sweep_sections, whatif_sections
+from reports.study_units import parse_objective
+from reports.sweep import sweep_sections
+from reports.whatif import whatif_sections
 
 SWEEP_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")
 
@@ -54,26 +58,10 @@ def sweep_report(folder: str | Path) -> Report:
     kpis = [k for k in SWEEP_KPIS if k in table.column_names]
     name = (summary.get("scenario") or {}).get("name", folder.name)
     report = Report(f"Sweep report: {name}", _reproducibility(summary), data=summary)
-    overview = Section(
-        "sweep-overview",
-        "Design",
-        text=[
-            f"{summary.get('design', '?')} design: {summary.get('points')} points × {summary.get('replications')} "
-            f"replications, seed {summary.get('seed')}; {summary.get('simulated')} simulated in this call, the "
-            "rest from the evaluation cache."
-        ],
-    )
-    best_rows = []
-    for kpi, picks in (summary.get("best") or {}).items():
-        for sense in ("max", "min"):
-            pick = (picks or {}).get(sense)
-            if pick and kpi in kpis:
-                best_rows.append([kpi, sense, pick["point"], pick["value"], *[pick.get(d) for d in decisions]])
-    if best_rows:
-        overview.tables.append(
-            Table(["KPI", "best", "point", "value", *decisions], best_rows, caption="Best points", id="best_points")
-        )
-    report.sections = [overview, *sweep_sections(table, decisions, kpis)]
+    _, target = parse_objective(str(summary.get("objective") or ""))
+    if target in table.column_names and target not in kpis:
+        kpis.insert(0, target)  # the objective's KPI is always shown
+    report.sections = sweep_sections(table, decisions, kpis, summary)
     return report
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import struct
 
-from reports.model import Cell, Figure, Report, Section, Table, format_number
+from reports.model import Card, Cell, Figure, Report, Section, Table, format_number
 
 CSS = """
 :root { color-scheme: light; --ink: #1b1b1b; --muted: #5a5a5a; --rule: #d7d7d7; --band: #f4f6f8; --accent: #0072B2; }
@@ -31,8 +32,11 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.45rem 0.6rem; background: var(--band); }
 th, td { padding: 0.3rem 0.6rem; border-top: 1px solid var(--rule); text-align: left; vertical-align: top; }
-th { background: var(--band); font-weight: 600; white-space: nowrap; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+th { background: var(--band); font-weight: 600; hyphens: auto; }
+table.wide { font-size: 0.8rem; }  /* many columns: smaller type before the box has to scroll */
+table.wide th, table.wide td { padding: 0.25rem 0.4rem; }
+td.num, th.num { text-align: right; }
+td.num { white-space: nowrap; }
 .unit { font-weight: 400; color: var(--muted); }
 table.repro td { overflow-wrap: anywhere; }
 figure { margin: 1.2rem 0; }
@@ -40,6 +44,17 @@ figure { margin: 1.2rem 0; }
 figure img { display: block; width: 100%; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 0.9rem; color: var(--muted); margin-top: 0.4rem; }
 .note { border-left: 4px solid #E69F00; background: #fff8e6; padding: 0.4rem 0.7rem; margin: 0.8rem 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(11.5rem, 1fr)); gap: 0.6rem;
+  margin: 0.8rem 0 1rem; }
+.card { border: 1px solid var(--rule); border-top: 4px solid var(--accent); border-radius: 4px;
+  padding: 0.5rem 0.7rem; break-inside: avoid; page-break-inside: avoid; }
+.card.good { border-top-color: #009E73; }
+.card.bad { border-top-color: #D55E00; }
+.card-label { font-size: 0.85rem; color: var(--muted); }
+.card-value { font-size: 1.45rem; font-weight: 650; line-height: 1.25; font-variant-numeric: tabular-nums; }
+.card-value .unit { font-size: 0.9rem; }
+.card-detail { font-size: 0.8rem; color: var(--muted); }
+#summary p { font-size: 1.02rem; }
 @media (max-width: 40rem) {
   body { font-size: 15px; }
   main { padding: 0.6rem 0.6rem 2rem; }
@@ -55,12 +70,18 @@ figcaption { font-size: 0.9rem; color: var(--muted); margin-top: 0.4rem; }
   nav { display: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   .table-wrap, .figure-wrap { overflow: visible; border: none; }
-  table { font-size: 8.5pt; }
+  table { font-size: 8pt; table-layout: fixed; }  /* wide tables wrap to the page instead of being cut */
+  th, td, td.num { white-space: normal; overflow-wrap: anywhere; padding: 0.2rem 0.3rem; }
+  .cards { grid-template-columns: repeat(4, 1fr); }
   figure, tr, caption { break-inside: avoid; page-break-inside: avoid; }
   figure img { max-height: 22cm; width: auto; }
   .note { background: none; }
 }
 """
+
+
+WIDE_COLUMNS = 7  # a table with more columns is set in smaller type
+_JOINT = re.compile(r"(?<=[A-Za-z0-9])([._/])(?=[A-Za-z])")  # the joints of dotted or snake_case names
 
 
 def esc(text: object) -> str:
@@ -76,10 +97,16 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+def breakable(text: object) -> str:
+    """``text`` escaped, with line-break opportunities after the dots and underscores of long identifiers
+    (``stations.weld.machines``), so that wide tables wrap their names instead of overflowing."""
+    return _JOINT.sub(r"\1<wbr>", esc(text))
+
+
 def _cell(value: Cell, numeric: bool) -> str:
     """A cell; numbers are right-aligned only in columns of numbers."""
     text = value if isinstance(value, str) else format_number(value)
-    return f'<td class="num">{esc(text)}</td>' if numeric else f"<td>{esc(text)}</td>"
+    return f'<td class="num">{esc(text)}</td>' if numeric else f"<td>{breakable(text)}</td>"
 
 
 def render_table(table: Table, css_class: str = "", anchor: str = "") -> str:
@@ -92,12 +119,15 @@ def render_table(table: Table, css_class: str = "", anchor: str = "") -> str:
         unit = table.units[i] if table.units else ""
         unit_html = f' <span class="unit">[{esc(unit)}]</span>' if unit else ""
         num = ' class="num"' if numeric[i] else ""
-        head.append(f'<th scope="col"{num}>{esc(name)}{unit_html}</th>')
+        head.append(f'<th scope="col"{num}>{breakable(name)}{unit_html}</th>')
     body = "\n".join(
         "<tr>" + "".join(_cell(v, n) for v, n in zip(row, numeric, strict=True)) + "</tr>" for row in table.rows
     )
     caption = f"<caption>{esc(table.caption)}</caption>" if table.caption else ""
-    attrs = f' class="{css_class}"' if css_class else ""
+    classes = [css_class] if css_class else []
+    if len(table.header) > WIDE_COLUMNS:
+        classes.append("wide")
+    attrs = f' class="{" ".join(classes)}"' if classes else ""
     table_id = f' id="{esc(anchor)}"' if anchor else ""
     label = esc(table.caption or "table")
     return (
@@ -128,9 +158,23 @@ def table_anchor(section: Section, index: int) -> str:
     return f"{section.id}--{section.tables[index].id or f'table{index}'}"
 
 
+def render_card(card: Card) -> str:
+    """A headline number: label, value with unit, detail line."""
+    tone = f" {esc(card.tone)}" if card.tone in ("good", "bad") else ""
+    unit = f' <span class="unit">{esc(card.unit)}</span>' if card.unit else ""
+    detail = f'<div class="card-detail">{esc(card.detail)}</div>' if card.detail else ""
+    value = card.value if isinstance(card.value, str) else format_number(card.value)
+    return (
+        f'<div class="card{tone}"><div class="card-label">{esc(card.label)}</div>'
+        f'<div class="card-value">{esc(value)}{unit}</div>{detail}</div>'
+    )
+
+
 def render_section(section: Section, numbers: dict[str, int]) -> str:
-    """A section: heading, paragraphs, figures (numbered by ``numbers``), tables, notes."""
+    """A section: heading, cards, paragraphs, figures (numbered by ``numbers``), tables, notes."""
     parts = [f'<section id="{esc(section.id)}">', f"<h2>{esc(section.title)}</h2>"]
+    if section.cards:
+        parts.append('<div class="cards">' + "".join(render_card(card) for card in section.cards) + "</div>")
     parts += [f"<p>{esc(text)}</p>" for text in section.text]
     parts += [render_figure(figure, numbers.get(figure.name, 0)) for figure in section.figures]
     parts += [render_table(table, anchor=table_anchor(section, i)) for i, table in enumerate(section.tables)]
@@ -140,11 +184,14 @@ def render_section(section: Section, numbers: dict[str, int]) -> str:
 
 
 def render_html(report: Report) -> str:
-    """The whole report as one HTML document."""
+    """The whole report as one HTML document: the summary first, then the contents, the sections and, at the end,
+    the reproducibility block."""
     repro = Table(["item", "value"], [[k, v] for k, v in report.reproducibility.rows()], caption="", id="repro")
-    contents = "".join(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in report.sections)
+    entries = [(s.id, s.title) for s in report.sections] + [("reproducibility", "Reproducibility")]
+    contents = "".join(f'<li><a href="#{esc(id)}">{esc(title)}</a></li>' for id, title in entries)
     numbers = report.figure_numbers()
     sections = [render_section(section, numbers) for section in report.sections]
+    first = [sections.pop(0)] if report.sections and report.sections[0].id == "summary" else []
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -159,12 +206,13 @@ def render_html(report: Report) -> str:
             "<body>",
             "<main>",
             f"<header><h1>{esc(report.title)}</h1></header>",
+            *first,
+            f'<nav aria-label="Contents"><p><strong>Contents</strong></p><ol>{contents}</ol></nav>',
+            *sections,
             '<section id="reproducibility">',
             "<h2>Reproducibility</h2>",
             render_table(repro, "repro"),
             "</section>",
-            f'<nav aria-label="Contents"><p><strong>Contents</strong></p><ol>{contents}</ol></nav>',
-            *sections,
             "</main>",
             "</body>",
             "</html>",

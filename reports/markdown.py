@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from reports.model import Cell, Figure, Report, Section, Table, format_number
+from reports.model import Card, Cell, Figure, Report, Section, Table, format_number
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SPECIAL = re.compile(r"([\\`*\[\]|#!])|(?<!\w)_|_(?!\w)")
@@ -50,9 +50,22 @@ def render_figure(figure: Figure, number: int) -> str:
     return f"![{md_escape(figure.title)}]({figure.file})\n\n{caption}"
 
 
+def render_cards(cards: list[Card]) -> str:
+    """Headline numbers as a one-row table: labels as the header, values with units (and details) below."""
+    values = []
+    for card in cards:
+        value = md_escape(card.value) if isinstance(card.value, str) else format_number(card.value)
+        text = f"**{value}**" + (f" {md_escape(card.unit)}" if card.unit else "")
+        values.append(text + (f"<br>{md_escape(card.detail)}" if card.detail else ""))
+    lines = ["| " + " | ".join(md_escape(card.label) for card in cards) + " |", "|" + "---|" * len(cards)]
+    return "\n".join([*lines, "| " + " | ".join(values) + " |"])
+
+
 def render_section(section: Section, numbers: dict[str, int]) -> str:
     """A section as Markdown blocks separated by blank lines."""
     blocks = [f"## {md_escape(section.title)}"]
+    if section.cards:
+        blocks.append(render_cards(section.cards))
     blocks += [md_escape(text) for text in section.text]
     blocks += [render_figure(figure, numbers.get(figure.name, 0)) for figure in section.figures]
     blocks += [render_table(table) for table in section.tables]
@@ -64,6 +77,7 @@ def render_markdown(report: Report) -> str:
     """The whole report as one Markdown document (figures referenced as ``figures/NAME.png``)."""
     repro = Table(["item", "value"], [[k, v] for k, v in report.reproducibility.rows()])
     numbers = report.figure_numbers()
-    blocks = [f"# {md_escape(report.title)}", "## Reproducibility", render_table(repro)]
+    blocks = [f"# {md_escape(report.title)}"]
     blocks += [render_section(section, numbers) for section in report.sections]
+    blocks += ["## Reproducibility", render_table(repro)]
     return "\n\n".join(blocks) + "\n"

@@ -44,11 +44,12 @@ class ReportError(ShopfloorError):
 
 
 def format_number(value: Cell) -> str:
-    """The one way numbers are written in reports.
+    """The one way numbers are written in reports: thousands separators, three to four significant digits.
 
-    None and NaN -> ``–``; booleans -> ``yes``/``no``; integers as they are; other floats with 4 significant digits
-    (``0.1998``, ``120.5``, ``0.0007128``), except that floats of magnitude ≥ 10 000 are rounded to integers
-    (``18720``) and infinities are ``inf``/``-inf``. Strings are returned unchanged.
+    None and NaN -> ``–``; booleans -> ``yes``/``no``; integers and whole floats with thousands separators
+    (``9,169``); other floats with 0 decimals from 1 000 (``18,720``), 1 from 10 (``86.9``), 2 from 1 (``1.69``) and
+    3 significant digits below 1 (``0.0133``, ``0.200``); below 0.0001 in scientific notation (``1.0e-05``);
+    infinities as ``inf``/``-inf``. Strings are returned unchanged.
     """
     if value is None:
         return MISSING
@@ -57,16 +58,26 @@ def format_number(value: Cell) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return str(value)
+        return f"{value:,}"
     value = float(value)
     if math.isnan(value):
         return MISSING
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    if abs(value) >= 1e4:
-        return f"{value:.0f}"
-    text = f"{value:.4g}"
-    return "0" if text == "-0" else text
+    size = abs(value)
+    if size < 1e-12:  # rounding noise of a sum, e.g. the half-width of a constant
+        return "0"
+    if size >= 1000 or value == round(value):
+        text = f"{value:,.0f}"
+    elif size >= 10:
+        text = f"{value:.1f}"
+    elif size >= 1:
+        text = f"{value:.2f}"
+    elif size >= 1e-4:
+        text = f"{value:.{2 - math.floor(math.log10(size))}f}"
+    else:
+        text = f"{value:.1e}"
+    return "0" if text in ("-0", "-0.0") else text
 
 
 def plain(value: Any) -> Any:
@@ -135,8 +146,23 @@ class Figure:
 
 
 @dataclass
+class Card:
+    """A headline number of a summary: label, value (a number, formatted when rendered) with its unit, and a detail
+    line (e.g. its confidence interval); ``tone`` ``good``/``bad`` colours it against a target or the base."""
+
+    label: str
+    value: Cell
+    unit: str = ""
+    detail: str = ""
+    tone: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return plain({"label": self.label, "value": self.value, "unit": self.unit, "detail": self.detail})
+
+
+@dataclass
 class Section:
-    """One part of a report, shown in this order: paragraphs of plain text, figures, tables, notes."""
+    """One part of a report, shown in this order: headline cards, paragraphs, figures, tables, notes."""
 
     id: str
     title: str
@@ -144,12 +170,18 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         tables = {table.id or f"table{i}": table.summary() for i, table in enumerate(self.tables)}
         if len(tables) != len(self.tables):
             raise ValueError(f"section {self.id!r}: table ids are not unique: {[t.id for t in self.tables]}")
-        return {"title": self.title, "tables": tables, "figures": {f.name: f.summary() for f in self.figures}}
+        entry = {"title": self.title, "tables": tables, "figures": {f.name: f.summary() for f in self.figures}}
+        if self.cards:
+            entry["cards"] = [card.summary() for card in self.cards]
+        if self.text:
+            entry["text"] = list(self.text)
+        return entry
 
 
 def package_version(name: str) -> str:
@@ -180,7 +212,7 @@ class Reproducibility:
             ("command", self.command or MISSING),
             ("scenario", self.scenario or MISSING),
             ("scenario hash (SHA-256)", self.scenario_hash or MISSING),
-            ("seed", self.seed),
+            ("seed", MISSING if self.seed is None else str(self.seed)),
             ("wall time [s]", self.wall_time_s),
             ("shopfloor", self.shopfloor),
             ("python", self.python),

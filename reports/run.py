@@ -1,8 +1,10 @@
 """The report of one run, built from its result folder (``summary.json``, ``scenario.json`` and the Parquet records).
 
-Numbers come from ``summary.json`` as recorded; the records are read only to draw (WIP over time, the cycle-time
-histogram, the Gantt chart). A figure whose data is absent (no records saved, an old run without OEE) is skipped
-with a note. Sections, in order: overview, KPIs, WIP and cycle time, stations, bottleneck, OEE, schedule, appendix.
+Numbers come from ``summary.json`` as recorded; the records are read only to draw (throughput, WIP and queues over
+time, the cycle-time histogram, the material flow, the Gantt chart). A figure whose data is absent (no records
+saved, an old run without OEE) is skipped with a note; a section of a mechanism the scenario lacks is left out.
+Sections, in order: summary, overview, KPIs, time views, products, material flow, stations, bottleneck, OEE,
+mechanisms (downtime, quality, transport, process, shifts), schedule, appendix; the reproducibility block ends it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reports import figures
+from reports.downtime import downtime_section
+from reports.material_flow import material_flow_section
 from reports.model import Figure, Report, ReportError, Reproducibility, Section, format_number
+from reports.process import control_charts_section
+from reports.products import products_section
+from reports.quality import quality_section
+from reports.records import column, decoded, read_records, read_summary, window
+from reports.run_summary import run_summary_section
+from reports.schedule import schedule_section
 from reports.sections import (
     BOTTLENECK,
     OEE_FACTORS,
@@ -27,48 +37,17 @@ from reports.sections import (
     overview_section,
     station_detail_section,
     station_tables,
+    working_time,
 )
+from reports.shifts import shifts_section
+from reports.time_views import queue_section, throughput_section, wip_section
+from reports.transport import transport_section
 from reports.write import write_report
+from sim.kpi_registry import HOURS
 
-__all__ = ["kpi_table_section", "run_report", "write_report"]
+__all__ = ["kpi_table_section", "read_summary", "run_report", "write_report"]
 
-HOURS = {"s": 3600.0, "min": 60.0, "h": 1.0}  # time units per hour
 GANTT_HOURS = 4.0
-
-
-def _read(folder: Path, name: str, columns: list[str], replication: int | None = 0) -> pa.Table | None:
-    """Columns of a record table (one replication, or all), or None where the file or a column is missing."""
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        return None
-    if not set(columns) <= set(pq.read_schema(path).names):
-        return None
-    filters = [("replication", "=", replication)] if replication is not None else None
-    return pq.read_table(path, columns=columns, filters=filters)
-
-
-def _numpy(table: pa.Table, column: str) -> np.ndarray:
-    return table[column].to_numpy(zero_copy_only=False)
-
-
-def _decoded(table: pa.Table, column: str) -> np.ndarray:
-    """A (dictionary-encoded) string column as an array of str."""
-    chunked = table[column]
-    if pa.types.is_dictionary(chunked.type):
-        chunked = chunked.cast(pa.string())
-    return np.asarray(chunked.to_pylist(), dtype=object)
-
-
-def read_summary(folder: Path) -> dict[str, Any]:
-    """The ``summary.json`` of a result folder, without the ``report`` entry an earlier report added to it."""
-    try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{folder}: no summary.json; is this the --out folder of a run, what-if or sweep?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{folder / 'summary.json'}: cannot read it: {exc}") from None
-    summary.pop("report", None)
-    return summary
 
 
 def run_report(folder: str | Path, title: str | None = None) -> Report:
@@ -93,66 +72,52 @@ def run_report(folder: str | Path, title: str | None = None) -> Report:
     if summary.get("python"):
         repro.python = summary["python"]
     report = Report(title or f"Run report: {scenario_meta.get('name', folder.name)}", repro, data=summary)
+    schedule = schedule_section(folder, summary, scenario)
     report.sections = [
+        run_summary_section(summary, schedule),
         overview_section(summary, description, scenario),
         kpi_table_section(summary),
-        flow_section(folder, summary),
+        throughput_section(folder, summary, scenario),
+        wip_section(folder, summary, scenario),
+        cycle_time_section(folder, summary),
+        queue_section(folder, summary, scenario),
+        products_section(summary),
+        material_flow_section(folder, summary, scenario),
         stations_section(summary),
         bottleneck_section(summary),
         oee_section(summary),
-        gantt_section(folder, summary),
+        downtime_section(folder, summary, scenario),
+        quality_section(folder, summary, scenario),
+        transport_section(folder, summary, scenario),
+        control_charts_section(folder, summary, scenario),
+        shifts_section(folder, summary, scenario),
+        schedule or gantt_section(folder, summary),
         station_detail_section(summary),
     ]
+    report.sections = [section for section in report.sections if section is not None]
     return report
 
 
-def _window(summary: Mapping[str, Any]) -> tuple[float, float | None, str]:
-    meta = summary["scenario"]
-    warmup = meta.get("warmup") or 0.0
-    if warmup == "auto":  # chosen per replication by MSER-5: show the mean over replications
-        warmup = ((summary.get("kpis") or {}).get("warmup") or {}).get("mean") or 0.0
-    warmup = float(warmup)
-    horizon = meta.get("horizon")
-    return warmup, (warmup + float(horizon)) if horizon is not None else None, meta.get("time_unit", "")
-
-
-def flow_section(folder: Path, summary: Mapping[str, Any]) -> Section:
-    """WIP over time (replication 0) and the cycle-time distribution of the completed jobs."""
-    warmup, end, unit = _window(summary)
-    kpis = summary["kpis"]
-    section = Section("flow", "Work in process and cycle time")
-    wip = _read(folder, "wip", ["time", "wip"])
-    if wip is None or wip.num_rows == 0:
-        section.figures.append(Figure("wip", "WIP over time", note="skipped: the run saved no wip records"))
-    else:
-        wip_mean = (kpis.get("wip_mean") or {}).get("mean")
-        image = figures.wip_over_time(_numpy(wip, "time"), _numpy(wip, "wip"), warmup, end, unit, wip_mean)
-        section.figures.append(
-            Figure(
-                "wip",
-                "WIP over time",
-                "Jobs in the system in replication 0; the shaded warm-up is not measured. The dashed line is "
-                "the mean WIP KPI over the measurement window and all replications.",
-                image,
-                data={"replication": 0, "warmup": warmup, "window_end": end},
-            )
-        )
-    section.figures.append(_cycle_time_figure(folder, kpis, warmup, end, unit))
+def cycle_time_section(folder: Path, summary: Mapping[str, Any]) -> Section:
+    """The cycle-time distribution of the jobs completed in the measurement window."""
+    warmup, end, unit = window(summary)
+    section = Section("cycle-time", "Cycle time")
+    section.figures.append(_cycle_time_figure(folder, summary["kpis"], warmup, end, unit))
     return section
 
 
 def _cycle_time_figure(folder: Path, kpis: Mapping[str, Any], warmup: float, end: float | None, unit: str) -> Figure:
     title = "Cycle-time distribution"
-    jobs = _read(folder, "jobs", ["completion", "cycle_time"], replication=None)
+    jobs = read_records(folder, "jobs", ["completion", "cycle_time"], replication=None)
     if jobs is None:
         return Figure("cycle-time", title, note="skipped: the run saved no job records")
     done = pc.greater_equal(jobs["completion"], warmup)
     if end is not None:
         done = pc.and_(done, pc.less_equal(jobs["completion"], end))
     if "status" in pq.read_schema(folder / "jobs.parquet").names:
-        status = _read(folder, "jobs", ["status"], replication=None)
+        status = read_records(folder, "jobs", ["status"], replication=None)
         done = pc.and_(done, pc.equal(status["status"].cast(pa.string()), "completed"))
-    cycle = _numpy(jobs.filter(done), "cycle_time")
+    cycle = column(jobs.filter(done), "cycle_time")
     if not len(cycle):
         return Figure("cycle-time", title, note="skipped: no job was completed in the measurement window")
     markers = {
@@ -174,26 +139,44 @@ def stations_section(summary: Mapping[str, Any]) -> Section:
     section = Section("stations", "Stations", tables=station_tables(summary))
     section.text.append(
         "Where machine time goes: busy, setup, idle (work waiting that cannot start yet), blocked (holding a finished "
-        "job), starved (no work), down (failed), maintenance (planned) and off shift."
+        "job), starved (no work), down (failed) and maintenance (planned)."
     )
+    working = [working_time(stations[n]) for n in names]
     shares = {
-        state: [(stations[n].get(kpi) or {}).get("mean") or 0.0 for n in names] for state, kpi in STATE_KPI.items()
+        state: [
+            ((stations[n].get(kpi) or {}).get("mean") or 0.0) / w if w > 0 else 0.0
+            for n, w in zip(names, working, strict=True)
+        ]
+        for state, kpi in STATE_KPI.items()
+        if state != "off_shift"
     }
     if not names or not any(sum(v) for v in shares.values()):
         section.figures.append(Figure("state-shares", "Machine states", note="skipped: no state shares recorded"))
     else:
-        image = figures.state_shares(names, shares)
-        caption = "Mean share of machine time in each state over the measurement window (numbers in %)."
+        calendar = any(w < 1 for w in working)
+        xlabel = "share of working time [%]" if calendar else "share of machine time [%]"
+        image = figures.state_shares(names, shares, xlabel)
+        caption = "Mean share of working time in each state over the measurement window (numbers in %)."
+        if calendar:
+            off = 1 - min(working)
+            caption += (
+                f" Working time is calendar time less off-shift time (off shift: up to {format_number(off * 100)} % "
+                "of calendar time, not drawn), so the bars of stations on a shift calendar fill their shifts."
+            )
         section.figures.insert(0, Figure("state-shares", "Machine states per station", caption, image))
     return section
 
 
-def _series(stations: Mapping[str, Any], kpis: tuple[str, ...], labels: dict[str, str]) -> dict[str, tuple]:
+def _series(
+    stations: Mapping[str, Any], kpis: tuple[str, ...], labels: dict[str, str], per_working_time: bool = False
+) -> dict[str, tuple]:
+    """``label -> (mean, low, high)`` arrays over stations; shares of working time with ``per_working_time``."""
+    scale = np.array([working_time(stations[n]) if per_working_time else 1.0 for n in stations], float)
     out = {}
     for kpi in kpis:
         entries = [stations[n].get(kpi) or {} for n in stations]
         out[labels.get(kpi, kpi)] = tuple(
-            np.array([e.get(key) if e.get(key) is not None else np.nan for e in entries], float)
+            np.array([e.get(key) if e.get(key) is not None else np.nan for e in entries], float) / scale
             for key in ("mean", "low", "high")
         )
     return out
@@ -209,17 +192,20 @@ def bottleneck_section(summary: Mapping[str, Any]) -> Section:
         )
         return section
     name = summary.get("bottleneck")
+    calendar = any(working_time(e) < 1 for e in stations.values())
     section.text.append(
         (f"The bottleneck is {name}: " if name else "No station is a bottleneck: ")
         + "the station whose active period (busy, setup, down or maintenance without interruption) is the longest "
-        "at a moment is the momentary bottleneck; 'sole' is the share of the window it is alone, 'shifting' the "
-        "share when the bottleneck moves to or from it (active-period method)."
+        "at a moment is the momentary bottleneck; 'sole' is the share of the time it is alone, 'shifting' the "
+        "share when the bottleneck moves to or from it (active-period method, Roser et al.)."
+        + (" Off shift no station is active, so shares are of working (on-shift) time." if calendar else "")
     )
-    series = _series(stations, BOTTLENECK, {"bottleneck_sole": "sole", "bottleneck_shifting": "shifting"})
-    image = figures.grouped_bars(
-        list(stations), series, "share of the measurement window [%]", colours=("#0072B2", "#E69F00")
+    series = _series(
+        stations, BOTTLENECK, {"bottleneck_sole": "sole", "bottleneck_shifting": "shifting"}, per_working_time=True
     )
-    caption = "Bars: means over replications; whiskers: 95 % confidence intervals."
+    xlabel = "share of working time [%]" if calendar else "share of the measurement window [%]"
+    image = figures.grouped_bars(list(stations), series, xlabel, colours=("#0072B2", "#E69F00"))
+    caption = "Bars: means over replications; whiskers: 95 % confidence intervals (none with one replication)."
     section.figures.append(Figure("bottleneck", "Bottleneck shares per station", caption, image))
     return section
 
@@ -232,43 +218,48 @@ def oee_section(summary: Mapping[str, Any]) -> Section:
         section.figures.append(Figure("oee", "OEE per station", note="skipped: the run has no OEE (an older run)"))
         return section
     section.text.append(
-        "OEE = availability × performance × quality. Availability: run time / planned time; performance: nominal "
-        "work / run time (waiting for work counts as a performance loss); quality: operations that made no defect."
+        "OEE index as defined by ISO 22400-2: OEE = availability × performance (effectiveness) × quality ratio. "
+        "Availability = actual production time / planned busy time, where planned busy time is the time the "
+        "machine has work it can execute: calendar time less off-shift time, planned maintenance, and waiting for "
+        "work, for a batch or kit, or for the line to take a finished part (starved, idle, blocked). Waiting is a "
+        "loss of the line, not of the machine: it shows in the state shares and the bottleneck analysis, not here. "
+        "So breakdowns and change-overs are availability losses; performance = nominal time of the parts made / "
+        "production time (slow running, part-full batches); quality = parts made without a defect / parts made."
     )
     series = _series(stations, OEE_FACTORS, {"oee": "OEE"})
     image = figures.grouped_bars(list(stations), series, "share [%]")
-    caption = "Bars: means over replications; whiskers: 95 % confidence intervals."
+    caption = "Bars: means over replications; whiskers: 95 % confidence intervals (none with one replication)."
     section.figures.append(Figure("oee", "OEE and its factors per station", caption, image))
     return section
 
 
 def gantt_section(folder: Path, summary: Mapping[str, Any]) -> Section:
     """A Gantt chart of replication 0 over a few hours after the warm-up."""
-    warmup, _, unit = _window(summary)
+    warmup, _, unit = window(summary)
     section = Section("schedule", "Schedule")
-    ops = _read(folder, "operations", ["product", "station", "machine", "start", "end"])
-    states = _read(folder, "states", ["station", "machine", "time", "state"])
+    ops = read_records(folder, "operations", ["product", "station", "machine", "start", "end"])
+    states = read_records(folder, "states", ["station", "machine", "time", "state"])
     if ops is None or states is None or states.num_rows == 0:
         section.figures.append(
             Figure("gantt", "Gantt chart", note="skipped: the run saved no operation or state records")
         )
         return section
     ops = ops.filter(pc.is_valid(ops["start"]))
-    start, end = _numpy(ops, "start"), _numpy(ops, "end")
-    run_end = float(np.nanmax(np.concatenate([_numpy(states, "time"), start, end[np.isfinite(end)]])))
+    start, end = column(ops, "start"), column(ops, "end")
+    run_end = float(np.nanmax(np.concatenate([column(states, "time"), start, end[np.isfinite(end)]])))
     end = np.where(np.isfinite(end), end, run_end)
     lo, hi, reason = _gantt_window(start, states, warmup, unit, run_end)
     products = ops["product"].combine_chunks().dictionary.to_pylist() if ops.num_rows else []
     product_index = ops["product"].combine_chunks().indices.to_numpy() if ops.num_rows else np.zeros(0, int)
-    st_station, st_machine = _decoded(states, "station"), _numpy(states, "machine")
-    op_station, op_machine = _decoded(ops, "station"), _numpy(ops, "machine")
+    st_station, st_machine = decoded(states, "station"), column(states, "machine")
+    op_station, op_machine = decoded(ops, "station"), column(ops, "machine")
     order = list(dict.fromkeys(states["station"].combine_chunks().dictionary.to_pylist()))
     lanes = sorted(
         {(s, int(m)) for s, m in zip(st_station, st_machine, strict=True)}, key=lambda k: (order.index(k[0]), k[1])
     )
     multi = {s for s, m in lanes if m > 0}
     labels, lane_ops, lane_states = [], [], []
-    times, names = _numpy(states, "time"), _decoded(states, "state")
+    times, names = column(states, "time"), decoded(states, "state")
     for station, machine in lanes:
         labels.append(f"{station} #{machine + 1}" if station in multi else station)
         keep = (op_station == station) & (op_machine == machine) & (start < hi) & (end > lo)
@@ -299,7 +290,7 @@ def _gantt_window(
     after = start[start >= warmup]
     lo = float(after.min()) if len(after) else warmup
     length = GANTT_HOURS * HOURS.get(unit, 60.0)
-    lanes = max(1, len(set(zip(_decoded(states, "station"), _numpy(states, "machine"), strict=True))))
+    lanes = max(1, len(set(zip(decoded(states, "station"), column(states, "machine"), strict=True))))
     per_lane = np.count_nonzero((start >= lo) & (start < lo + length)) / lanes
     if per_lane > 120:  # too crowded to read: shorten
         length *= 120 / per_lane
@@ -307,7 +298,7 @@ def _gantt_window(
         typical = float(np.median(np.diff(np.sort(after)))) * lanes if len(after) > 1 else length
         length = max(length, 15 * typical)
     reason = "the first operations after the warm-up"
-    times, names = _numpy(states, "time"), _decoded(states, "state")
+    times, names = column(states, "time"), decoded(states, "state")
     down = np.sort(times[(names == "down") & (times >= lo)])
     if len(down) and down[0] < run_end:
         lo = max(lo, float(down[0]) - length / 4)

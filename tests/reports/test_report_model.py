@@ -18,18 +18,23 @@ from reports.model import Figure, Report, Reproducibility, Section, Table, forma
         (True, "yes"),
         (False, "no"),
         (3, "3"),
-        (4149.333, "4149"),
-        (18720.0, "18720"),
-        (123456.7, "123457"),
-        (0.19982193, "0.1998"),
+        (9169, "9,169"),
+        (4149.333, "4,149"),
+        (18720.0, "18,720"),
+        (123456.7, "123,457"),
+        (86.9631, "87.0"),
+        (1.6912, "1.69"),
+        (0.19982193, "0.200"),
+        (0.01326, "0.0133"),
         (120.45275, "120.5"),
-        (0.0007128165, "0.0007128"),
+        (0.0007128165, "0.000713"),
         (0.0, "0"),
         (-0.0, "0"),
-        (-2.5, "-2.5"),
-        (1e-5, "1e-05"),
+        (-2.5, "-2.50"),
+        (1e-5, "1.0e-05"),
+        (6.2e-16, "0"),
         (math.inf, "inf"),
-        (np.float64(0.25), "0.25"),
+        (np.float64(0.25), "0.250"),
         ("text", "text"),
     ],
 )
@@ -75,7 +80,8 @@ def test_the_package_exports_its_api_lazily():
     import reports
 
     assert reports.run_report.__module__ == "reports.run"
-    assert reports.whatif_sections.__module__ == "reports.study"
+    assert reports.whatif_sections.__module__ == "reports.whatif"
+    assert reports.sweep_sections.__module__ == "reports.sweep"
     assert set(reports.__all__) >= {"Report", "Section", "Table", "Figure", "write_report", "kpi_table_section"}
     with pytest.raises(AttributeError):
         reports.no_such_name  # noqa: B018

@@ -12,11 +12,25 @@ from pathlib import Path
 import pytest
 from report_helpers import assert_tables_match, cell_text, header_name, markdown_headings, parse
 
+import scenarios
 from reports.model import ReportError
 from reports.run import run_report, write_report
 from sim.errors import ShopfloorError
+from sim.experiment import run_experiment
+from sim.kpi_registry import kpi_spec
 
-RUN_FIGURES = {"wip", "cycle-time", "state-shares", "bottleneck", "oee", "gantt"}
+CORE_FIGURES = {
+    "throughput",
+    "wip",
+    "cycle-time",
+    "queues",
+    "material-flow",
+    "state-shares",
+    "bottleneck",
+    "oee",
+    "gantt",
+}
+MECHANISM_SECTIONS = {"downtime", "quality", "transport", "process", "shifts"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -29,11 +43,12 @@ def test_every_section_and_figure_is_in_the_html(electronics_report):
     page = _page(out)
     expected = {"reproducibility": "Reproducibility"} | {s.id: s.title for s in report.sections}
     assert page.sections == expected
-    assert [s.id for s in report.sections][:2] == ["overview", "kpis"]
+    assert [s.id for s in report.sections][:3] == ["summary", "overview", "kpis"]
+    assert MECHANISM_SECTIONS | {"products"} <= set(page.sections)  # electronics_line has every mechanism
     drawn = {f.name for f in report.figures() if not f.skipped}
-    assert drawn == RUN_FIGURES, [f.note for f in report.figures() if f.skipped]
-    assert {f"fig-{name}" for name in RUN_FIGURES} == set(page.figures)
-    assert len(page.images) == len(RUN_FIGURES)
+    assert drawn >= CORE_FIGURES, [f.note for f in report.figures() if f.skipped]
+    assert {f"fig-{name}" for name in drawn} == set(page.figures)
+    assert len(page.images) == len(drawn)
     for image in page.images:
         prefix = "data:image/png;base64,"
         assert image["src"].startswith(prefix)
@@ -69,22 +84,29 @@ def test_summary_json_numbers_equal_the_table_cells(electronics_run, electronics
     # the report's summary.json is the run's summary plus the report entry
     assert {k: v for k, v in summary.items() if k != "report"} == run
     plant = {row[0]: row for row in page.tables["kpis--plant"].rows}
-    assert list(plant) == list(run["kpis"])
+    assert list(plant) == [kpi_spec(name).label for name in run["kpis"]]
+    unit = run["scenario"]["time_unit"]
     for name, entry in run["kpis"].items():
-        cells = [entry["mean"], entry["half_width"], entry["low"], entry["high"], entry["n"]]
-        assert plant[name] == [name, entry["unit"], *[cell_text(v) for v in cells]]
+        spec = kpi_spec(name, unit)
+        shown = [spec.display(entry[k], unit) for k in ("mean", "half_width", "low", "high")]
+        window = "whole run" if spec.window == "run" else "measurement window"
+        expected = [spec.label, spec.display_unit(unit), *[cell_text(v) for v in [*shown, entry["n"]]], window]
+        assert plant[spec.label] == expected
+    assert plant["Throughput"][1] == "jobs/h" and plant["Late jobs"][1] == "%"
+    assert plant["Completed"][-1] == "whole run" and plant["Throughput"][-1] == "measurement window"
     for station, entries in run["stations"].items():
         rows = {row[0]: row for row in page.tables[f"station-details--station-{station}"].rows}
-        assert set(rows) == set(entries)
-        for kpi, entry in entries.items():
-            assert rows[kpi][2:] == [cell_text(entry[k]) for k in ("mean", "half_width", "low", "high", "n")]
+        assert set(rows) == {kpi_spec(kpi).label for kpi in entries}
     shares = page.tables["stations--state_shares"]
     names = [header_name(h).replace(" ", "_") for h in shares.header[1:]]
-    assert "busy" in names and "off_shift" in names and "down" in names
+    assert "busy" in names and "down" in names and names[-1] == "off_shift_(of_calendar_time)"
     for row in shares.rows:
-        for name, cell in zip(names, row[1:], strict=True):
+        station = run["stations"][row[0]]
+        working = 1 - station["off_shift"]["mean"]
+        for name, cell in zip(names[:-1], row[1:-1], strict=True):
             kpi = "utilisation" if name == "busy" else name
-            assert cell == cell_text(run["stations"][row[0]][kpi]["mean"] * 100)
+            assert cell == cell_text(station[kpi]["mean"] / working * 100)  # shares of working time
+        assert row[-1] == cell_text(station["off_shift"]["mean"] * 100)
     bottleneck = {row[0]: row[1] for row in page.tables["overview--run"].rows}["bottleneck station"]
     assert bottleneck == run["bottleneck"]
 
@@ -110,20 +132,22 @@ def test_markdown_renders_the_same_sections(electronics_report):
     assert markdown_headings(markdown, 1) == [report.title]
     assert markdown_headings(markdown) == list(page.sections.values())
     images = [line for line in markdown.splitlines() if line.startswith("![")]
-    assert len(images) == len(RUN_FIGURES)
-    for name in RUN_FIGURES:
+    drawn = {f.name for f in report.figures() if not f.skipped}
+    assert len(images) == len(drawn)
+    for name in drawn:
         assert f"](figures/{name}.png)" in markdown
         assert (out / "figures" / f"{name}.png").read_bytes().startswith(PNG)
     separators = [line for line in markdown.splitlines() if line.startswith("|---") or line.startswith("|--")]
-    assert len(separators) == len(page.tables)
-    assert "| throughput | jobs/min | " + cell_text(report.data["kpis"]["throughput"]["mean"]) in markdown
+    assert len(separators) == len(page.tables) + 1  # and the summary's cards
+    throughput = kpi_spec("throughput").display(report.data["kpis"]["throughput"]["mean"], "min")
+    assert "| Throughput | jobs/h | " + cell_text(throughput) in markdown
 
 
 def test_figure_data_describe_what_is_drawn(electronics_report):
     report, out = electronics_report
     summary = json.loads((out / "summary.json").read_text())
     figures = {name: f for s in summary["report"]["sections"].values() for name, f in s["figures"].items()}
-    assert set(figures) == RUN_FIGURES
+    assert set(figures) == {f.name for f in report.figures()}
     warmup = report.data["scenario"]["warmup"]
     lo, hi = figures["gantt"]["data"]["window"]
     assert warmup <= lo < hi <= lo + 4 * 60 + 1e-9
@@ -151,13 +175,14 @@ def test_old_run_without_records_or_oee_skips_figures_with_a_note(electronics_ru
     (folder / "summary.json").write_text(json.dumps(summary))
     report = run_report(folder)
     skipped = {f.name: f.note for f in report.figures() if f.skipped}
-    assert set(skipped) == {"wip", "cycle-time", "gantt", "oee"}
+    assert set(skipped) == {"throughput", "wip", "cycle-time", "queues", "material-flow", "gantt", "oee"}
+    assert not MECHANISM_SECTIONS & {s.id for s in report.sections}  # no records: no mechanism views
     assert "OEE" in skipped["oee"] and all(skipped.values())
     out = tmp_path / "report"
     write_report(report, out)
     page = _page(out)
     assert len(page.notes) >= 4 and any("no OEE" in note for note in page.notes)
-    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == ["bottleneck", "state-shares"]
+    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == ["bottleneck", "products", "state-shares"]
     assert "OEE" not in [header_name(h) for h in page.tables["stations--station_kpis"].header]
     assert "skipped" in json.loads((out / "summary.json").read_text())["report"]["sections"]["oee"]["figures"]["oee"]
 
@@ -175,10 +200,61 @@ def test_a_folder_without_a_run_is_a_user_error(tmp_path):
 
 def test_reports_import_neither_simpy_nor_torch():
     code = (
-        "import sys, reports, reports.run, reports.study, reports.html, reports.markdown\n"
+        "import sys, reports, reports.run, reports.html, reports.markdown, reports.folders\n"
+        "import reports.whatif, reports.sweep, reports.sweep_effects, reports.design_checks, reports.study_units\n"
         "from reports.model import Reproducibility\n"
         "assert Reproducibility().torch\n"
         "bad = {'simpy', 'torch'} & set(sys.modules)\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_summary_comes_first_and_names_the_bottleneck(electronics_run, electronics_report):
+    report, out = electronics_report
+    run = json.loads((electronics_run / "summary.json").read_text())
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.index('<section id="summary">') < html.index("<nav") < html.index('<section id="overview">')
+    assert html.index('<section id="reproducibility">') > html.index('<section id="station-details">')
+    summary = report.sections[0]
+    assert summary.id == "summary" and summary.cards
+    assert summary.text[1].startswith(f"{run['bottleneck']} is ") and "% of working time" in summary.text[1]
+    cards = {card.label: card for card in summary.cards}
+    throughput = run["kpis"]["throughput"]
+    assert cards["Throughput"].unit == "jobs/h"
+    assert cards["Throughput"].value == pytest.approx(throughput["mean"] * 60)
+    assert cards["Late jobs"].unit == "%" and cards["Late jobs"].value == pytest.approx(
+        run["kpis"]["late_share"]["mean"] * 100
+    )
+    assert "95 % CI" in cards["Throughput"].detail
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert markdown_headings(markdown)[0] == "Summary" and markdown_headings(markdown)[-1] == "Reproducibility"
+
+
+def test_every_kpi_shown_has_a_label_and_unit_from_the_registry(electronics_report):
+    report, _ = electronics_report
+    plant = report.section("kpis").tables[0]
+    for row in plant.rows:
+        assert row[0] in {kpi_spec(name).label for name in report.data["kpis"]}
+        assert row[1], row[0]
+    labels = {kpi_spec(name).label for name in report.data["kpis"]}
+    assert "throughput" not in labels and "cycle_time_mean" not in labels
+
+
+def test_one_replication_of_a_plain_line_no_whisker_from_zero_no_mechanism_sections(tmp_path):
+    from reports.figures import whiskers
+
+    err, shown = whiskers([0.5, 0.2], [float("nan"), float("nan")], [float("nan"), float("nan")])
+    assert not shown.any() and (err == 0).all()
+    err, shown = whiskers([0.5, 0.2], [0.4, -0.1], [0.6, 0.3])
+    assert shown.all() and err[0].tolist() == pytest.approx([0.1, 0.2])  # the lower whisker is cut at 0
+    folder = tmp_path / "one"
+    result = run_experiment(scenarios.load("flow_line", ["scenario.horizon=600"]), replications=1, workers=1)
+    result.save(folder)
+    report = run_report(folder)
+    bottleneck = {e["bottleneck_sole"]["low"] for e in report.data["stations"].values()}
+    assert bottleneck == {None}  # no interval with one replication ...
+    assert not report.section("bottleneck").figures[0].skipped  # ... and the figure is drawn without whiskers
+    # a plain line (two products, no failures, quality, transport, sensors or shifts): no mechanism section
+    ids = {section.id for section in report.sections}
+    assert "products" in ids and not MECHANISM_SECTIONS & ids

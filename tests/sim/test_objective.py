@@ -70,7 +70,7 @@ def test_unknown_kpis_are_named_with_the_valid_ones(flow_line, text: str, messag
 
 
 def test_the_old_parsers_use_this_one() -> None:
-    from reports.study import parse_objective as report_parse
+    from reports.study_units import parse_objective as report_parse
     from scenarios.study import parse_objective as study_parse
 
     assert study_parse is parse_objective
