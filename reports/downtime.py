@@ -190,7 +190,7 @@ def downtime_section(folder: Path, summary: Mapping[str, Any], scenario: Mapping
             "repair time observed",
             "down per failure (with crew wait)",
             "crew",
-            "down share",
+            "down share of calendar time",
             "± half-width",
         ]
         units = ["", "", "", unit, unit, unit, unit, unit, "", "%", "%"]
@@ -236,7 +236,7 @@ def downtime_section(folder: Path, summary: Mapping[str, Any], scenario: Mapping
             "duration configured",
             "duration observed",
             "per maintenance (with crew wait)",
-            "maintenance share",
+            "maintenance share of calendar time",
             "± half-width",
         ]
         units = ["", "", "", "", unit, unit, unit, "%", "%"]

@@ -67,17 +67,25 @@ def format_number(value: Cell) -> str:
     size = abs(value)
     if size < 1e-12:  # rounding noise of a sum, e.g. the half-width of a constant
         return "0"
-    if size >= 1000 or value == round(value):
-        text = f"{value:,.0f}"
-    elif size >= 10:
-        text = f"{value:.1f}"
-    elif size >= 1:
-        text = f"{value:.2f}"
-    elif size >= 1e-4:
-        text = f"{value:.{2 - math.floor(math.log10(size))}f}"
-    else:
-        text = f"{value:.1e}"
-    return "0" if text in ("-0", "-0.0") else text
+    if size < 1e-4:
+        return f"{value:.1e}"
+    if value == round(value):
+        return f"{value:,.0f}"
+    places = _decimals(size)
+    places = min(places, _decimals(round(size, places)))  # 9.998 is "10.0", not "10.00"
+    text = f"{value:,.{places}f}"
+    return "0" if text.strip("-0.") == "" else text
+
+
+def _decimals(size: float) -> int:
+    """Decimal places for a magnitude: none from 1 000, one from 10, two from 1, three significant digits below."""
+    if size >= 1000:
+        return 0
+    if size >= 10:
+        return 1
+    if size >= 1:
+        return 2
+    return 2 - math.floor(math.log10(size))
 
 
 def plain(value: Any) -> Any:

@@ -217,6 +217,11 @@ def oee_section(summary: Mapping[str, Any]) -> Section:
     if not stations or not all(k in e for e in stations.values() for k in OEE_FACTORS):
         section.figures.append(Figure("oee", "OEE per station", note="skipped: the run has no OEE (an older run)"))
         return section
+    if summary.get("oee_definition") != "ISO 22400-2":
+        section.notes.append(
+            "These OEE numbers were recorded by an older shopfloor whose performance counted waiting for work and "
+            "blocking as losses, not as ISO 22400-2 does (below): run the scenario again for ISO 22400-2 figures."
+        )
     section.text.append(
         "OEE index as defined by ISO 22400-2: OEE = availability × performance (effectiveness) × quality ratio. "
         "Availability = actual production time / planned busy time, where planned busy time is the time the "

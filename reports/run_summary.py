@@ -11,6 +11,7 @@ from typing import Any
 
 from reports.headline import kpi_card, summary_section, value_text
 from reports.model import Card, Section, format_number
+from reports.sections import share, working_time
 
 HEADLINE_KPIS = ("throughput", "cycle_time_mean", "wip_mean")
 LOSSES = {"down": "breakdowns", "setup": "change-overs", "maintenance": "maintenance", "blocked": "blocking"}
@@ -22,9 +23,9 @@ def _mean(entry: Mapping[str, Any] | None) -> float:
 
 
 def working_share(station: Mapping[str, Any], kpi: str) -> float:
-    """A station's share of calendar time in ``kpi`` as a share of its on-shift time."""
-    on_shift = 1.0 - _mean(station.get("off_shift"))
-    return _mean(station.get(kpi)) / on_shift if on_shift > 0 else float("nan")
+    """A station's share of calendar time in ``kpi`` as a share of its working (on-shift) time."""
+    value = share(station.get(kpi), working_time(station))
+    return value / 100 if value is not None else 0.0
 
 
 def _percent(share: float) -> str:

@@ -148,6 +148,11 @@ def _sentence(makespan: float | None, n: int, unit: str, bound: float | None, op
     text = f"{what} {format_number(makespan)} {unit}"
     bound_text = f"lower bound {format_number(bound)}" if bound is not None else "no lower bound known"
     gap_opt, gap_bound = _gap(makespan, optimum), _gap(makespan, bound)
+    if gap_bound is not None and gap_bound < -0.05:  # cannot happen where the bound holds: say so, never hide it
+        return (
+            f"{text}, below the lower bound {format_number(bound)}: the bound does not hold for this scenario (a "
+            "mechanism it does not cover ends jobs early); treat both numbers with care."
+        )
     if gap_opt is not None:
         relation = "equal to" if abs(gap_opt) < 0.05 else f"{_pct(abs(gap_opt))} {'above' if gap_opt > 0 else 'below'}"
         return f"{text}, {relation} the best known {format_number(optimum)} ({bound_text})."

@@ -15,7 +15,7 @@ from reports.model import Cell, Section, Table
 from reports.records import column, decoded, read_records
 from sim.bottleneck import STATES, Timeline
 from sim.kpi_registry import kpi_spec
-from sim.shifts import Calendar, CalendarSpec
+from sim.shifts import MINUTES_PER_UNIT, Calendar, CalendarSpec
 
 __all__ = ["shifts_section"]
 
@@ -47,7 +47,7 @@ def _plant_calendar(scenario: Mapping[str, Any]) -> str | None:
 
 def _shift_starts(spec: Mapping[str, Any], unit: str, lo: float, hi: float) -> int:
     """Shift occurrences of a calendar that start in ``[lo, hi)``."""
-    per_minute = {"s": 60.0, "min": 1.0, "h": 1 / 60}.get(unit, 1.0)
+    per_minute = 1 / MINUTES_PER_UNIT.get(unit, 1.0)  # time units per minute
     days = spec.get("days") or WEEK
     week = 7 * 1440 * per_minute
     offsets = [(WEEK.index(d) * 1440 + _clock(s["start"])) * per_minute for d in days for s in spec.get("shifts", [])]

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
-from sim import kpi_registry
 from sim.bounds import SPEC_CONFIG
-from sim.kpi_registry import kpi_spec
+from sim.kpi_registry import COST_KPIS
 from sim.shifts import MINUTES_PER_UNIT
 
 if TYPE_CHECKING:
@@ -58,23 +57,6 @@ class CostSpec(BaseModel):
             for name in self.machine_hour
             if name not in stations
         ]
-
-
-class CostKPIInfo(NamedTuple):
-    """Unit, goal and description of a cost KPI (unpacks into ``sim.kpi.KPIInfo``)."""
-
-    unit: str
-    goal: str
-    description: str
-
-
-def cost_kpi_info(currency: str = "currency") -> dict[str, CostKPIInfo]:
-    """Metadata of the cost KPIs (from ``sim.kpi_registry``), with ``currency`` in their units."""
-    specs = (kpi_spec(name, currency=currency) for name in kpi_registry.COST_KPIS)
-    return {spec.name: CostKPIInfo(spec.unit, spec.goal, spec.description) for spec in specs}
-
-
-COST_KPIS: dict[str, CostKPIInfo] = cost_kpi_info()
 
 
 def _labels(column: pa.ChunkedArray) -> np.ndarray:

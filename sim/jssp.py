@@ -221,8 +221,14 @@ def known_optimum(scenario: Mapping[str, Any]) -> float | None:
 # ------------------------------------------------------------------------------------------------ lower bounds
 
 # mechanisms under which the bound does not hold: a batch runs several jobs at once on one machine; inspection and
-# quality can scrap a job before its route ends; injected faults may change processing times
+# quality, and breakdowns that scrap the part in process, can end a job before its route ends; injected faults may
+# change processing times
 _UNBOUNDED_STATION_KEYS = ("batch", "inspection", "quality")
+
+
+def _scraps_on_failure(station: Mapping[str, Any]) -> bool:
+    failures = station.get("failures")
+    return isinstance(failures, Mapping) and failures.get("on_failure") == "scrap"
 
 
 def _constant(time: Any) -> float | None:
@@ -263,7 +269,10 @@ def lower_bound_terms(scenario: Mapping[str, Any]) -> list[BoundTerm] | None:
         return None
     stations = scenario.get("stations") or {}
     products = scenario.get("products") or {}
-    if any(isinstance(s, Mapping) and any(s.get(k) for k in _UNBOUNDED_STATION_KEYS) for s in stations.values()):
+    if any(
+        isinstance(s, Mapping) and (any(s.get(k) for k in _UNBOUNDED_STATION_KEYS) or _scraps_on_failure(s))
+        for s in stations.values()
+    ):
         return None
     first = min(float(order.get("release", 0.0)) for order in orders)
     load: dict[str, float] = {}
@@ -300,8 +309,9 @@ def makespan_lower_bound(scenario: Mapping[str, Any]) -> float:
     ``scenario`` is a canonical scenario dict (``Scenario.to_dict()``, ``scenario.json``) or one written by
     :func:`jssp_scenario`. The bound is the largest of :func:`lower_bound_terms`: the longest job, the most loaded
     station and the one-machine head + load + tail bound. It holds whatever the dispatching rules, and also with
-    setups, breakdowns, shifts or transport (they only add time). NaN: no order book, a random operation time, or
-    batching, inspection, quality or injected faults (under which a job may skip work or share a machine).
+    setups, breakdowns that resume, shifts or transport (they only add time). NaN: no order book, a random operation
+    time, or batching, inspection, quality, breakdowns that scrap the part, or injected faults (under which a job may
+    skip work or share a machine).
     """
     terms = lower_bound_terms(scenario)
     return terms[0].value if terms else math.nan

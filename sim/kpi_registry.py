@@ -15,13 +15,15 @@ import math
 from dataclasses import dataclass
 
 HOURS = {"s": 3600.0, "min": 60.0, "h": 1.0}  # time units per hour
-NON_NEGATIVE_KINDS = ("share", "flag", "rate", "time", "jobs", "money", "money_rate")
+NON_NEGATIVE_KINDS = ("share", "efficiency", "flag", "rate", "time", "jobs", "money", "money_rate")
+PERCENT_KINDS = ("share", "efficiency", "flag", "ratio")
 
 
 @dataclass(frozen=True)
 class KPISpec:
-    """What a KPI is. ``kind``: share (of jobs or time, in [0, 1]), ratio (may be negative), flag (0/1 per
-    replication), rate (per time unit), time, jobs, money, money_rate (per hour)."""
+    """What a KPI is. ``kind``: share (of jobs or time, in [0, 1]), efficiency (a ratio near 1 that may exceed it:
+    OEE performance), ratio (may be negative), flag (0/1 per replication), rate (per time unit), time, jobs, money,
+    money_rate (per hour)."""
 
     name: str
     label: str
@@ -35,7 +37,7 @@ class KPISpec:
         """``value`` as shown in reports: shares × 100 (%), rates per hour; None for a missing or NaN value."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
-        if self.kind in ("share", "flag", "ratio"):
+        if self.kind in PERCENT_KINDS:
             return value * 100.0
         if self.kind == "rate":
             return value * HOURS.get(time_unit, 1.0)
@@ -43,15 +45,11 @@ class KPISpec:
 
     def display_unit(self, time_unit: str = "min") -> str:
         """The unit of :meth:`display`'s values."""
-        if self.kind in ("share", "flag", "ratio"):
+        if self.kind in PERCENT_KINDS:
             return "%"
         if self.kind == "rate" and time_unit in HOURS:
             return self.unit.rsplit("/", 1)[0] + "/h"
         return self.unit
-
-    @property
-    def window_text(self) -> str:
-        return "measurement window" if self.window == "measured" else "whole run (warm-up included)"
 
 
 # name: (label, unit template, goal, description, kind, window); {t} is the time unit, {c} the currency
@@ -169,7 +167,7 @@ _ENTRIES: dict[str, tuple[str, str, str, str, str, str]] = {
         "share",
         "max",
         "ISO 22400 APT / PBT: production time / planned busy time (machine time − off shift − planned maintenance "
-        "− starved − blocked)",
+        "− starved − idle − blocked = busy + set-up + down)",
         "share",
         "m",
     ),
@@ -178,7 +176,7 @@ _ENTRIES: dict[str, tuple[str, str, str, str, str, str]] = {
         "share",
         "max",
         "ISO 22400 effectiveness: nominal time of the operations ending in the window / production time",
-        "share",
+        "efficiency",
         "m",
     ),
     "quality": (
@@ -189,7 +187,7 @@ _ENTRIES: dict[str, tuple[str, str, str, str, str, str]] = {
         "share",
         "m",
     ),
-    "oee": ("OEE", "share", "max", "ISO 22400 OEE index: availability × performance × quality", "share", "m"),
+    "oee": ("OEE", "share", "max", "ISO 22400 OEE index: availability × performance × quality", "efficiency", "m"),
     "bottleneck_sole": (
         "Sole bottleneck",
         "share",
@@ -285,8 +283,3 @@ def kpi_spec(name: str, time_unit: str = "min", currency: str = "EUR") -> KPISpe
     label, unit, goal, description, kind, window = entry
     unit = unit.replace("{t}", time_unit).replace("{c}", currency)
     return KPISpec(base, label, unit, goal, description, kind, "measured" if window == "m" else "run")
-
-
-def is_known(name: str) -> bool:
-    """True if the registry describes the KPI (by its last dotted part)."""
-    return name.rsplit(".", 1)[-1] in _ENTRIES

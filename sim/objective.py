@@ -1,7 +1,7 @@
 """Objectives written as short strings, ``"max throughput"`` or ``"min station.weld.wait_mean"``: one parser for all.
 
 ``parse_objective`` checks the form; ``check_objective`` checks that the KPI exists for a scenario: a plant KPI that
-``sim.kpi.kpi_info`` describes, or ``station.NAME.KPI`` with ``NAME`` a station of the scenario and ``KPI`` one of
+``sim.kpi_registry`` describes, or ``station.NAME.KPI`` with ``NAME`` a station of the scenario and ``KPI`` one of
 ``sim.kpi.STATION_KPIS``.
 """
 
@@ -79,14 +79,15 @@ def _form_problem(text: str, words: list[str]) -> str:
 
 def _guess_sense(kpi: str) -> str:
     """``"min cycle_time_mean"`` for ``"cycle_time_mean"``: the KPI's own goal, else max."""
-    from sim.kpi import kpi_info
+    from sim.kpi_registry import kpi_spec
 
-    return f"{kpi_info(kpi).goal or 'max'} {kpi}"
+    return f"{kpi_spec(kpi).goal or 'max'} {kpi}"
 
 
 def check_objective(objective: Objective, scenario: Scenario) -> Objective:
     """``objective`` if its KPI exists for ``scenario``; else an ``ObjectiveError`` listing the valid names."""
-    from sim.kpi import STATION_KPIS, kpi_info
+    from sim.kpi import STATION_KPIS
+    from sim.kpi_registry import kpi_spec
 
     kpi, stations = objective.kpi, list(scenario.stations)
     example = f"station.{stations[0]}.utilisation"
@@ -102,13 +103,13 @@ def check_objective(objective: Objective, scenario: Scenario) -> Objective:
         return objective
     if kpi in STATION_KPIS:
         raise ObjectiveError(f"{kpi!r} is a station KPI; write station.NAME.{kpi} (stations: {', '.join(stations)})")
-    from sim.costs import COST_KPIS
+    from sim.kpi_registry import COST_KPIS
 
     if kpi in COST_KPIS and scenario.costs is None:
         raise ObjectiveError(f"{kpi!r} needs a [costs] table in the scenario (see docs/scenarios.md, Costs)")
-    if kpi_info(kpi).description:
+    if kpi_spec(kpi).description:
         return objective
-    known = [name for name in PLANT_KPIS if kpi_info(name).description]
+    known = [name for name in PLANT_KPIS if kpi_spec(name).description]
     raise ObjectiveError(
         f"no KPI named {kpi!r}{_guess(kpi, known)}; plant KPIs: {', '.join(known)}; or a station KPI such as {example}"
     )

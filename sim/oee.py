@@ -42,6 +42,7 @@ from sim.states import MachineState
 from sim.tables import codes, floats
 
 OEE_KPIS = ("availability", "performance", "quality", "oee")
+OEE_DEFINITION = "ISO 22400-2"  # recorded in summary.json: runs of older versions counted waiting as a loss
 _BUSY, _DOWN, _SETUP = MachineState.BUSY, MachineState.DOWN, MachineState.SETUP
 
 

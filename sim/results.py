@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 
 from sim import files
 from sim.bottleneck import bottleneck_station
-from sim.kpi import Estimate, estimates, kpi_info
-from sim.kpi_registry import NON_NEGATIVE_KINDS, KPISpec
+from sim.kpi import Estimate, estimates
+from sim.kpi_registry import NON_NEGATIVE_KINDS, KPISpec, kpi_spec
 from sim.measurement import Replication, counted, deadlock_summary
+from sim.oee import OEE_DEFINITION
 from sim.spec import Scenario
 
 TABLES = ("jobs", "operations", "states", "wip", "transports", "faults", "deadlocks")
@@ -56,7 +57,7 @@ class RunResult:
         plant: dict[str, Any] = {}
         groups: dict[str, dict[str, dict[str, Any]]] = {"station": {}, "product": {}}
         for name, est in self.estimates.items():
-            entry = summary_entry(est, kpi_info(name, meta.time_unit, currency))
+            entry = summary_entry(est, kpi_spec(name, meta.time_unit, currency))
             group, _, rest = name.partition(".")
             if group in groups and rest:
                 owner, _, kpi = rest.rpartition(".")
@@ -82,6 +83,7 @@ class RunResult:
             "stations": groups["station"],
             **({"products": groups["product"]} if groups["product"] else {}),
             "bottleneck": bottleneck_station({name: est.mean for name, est in self.estimates.items()}),
+            "oee_definition": OEE_DEFINITION,
             "warnings": self.warnings,
             "wall_time_s": round(self.wall_time, 3),
             "python": platform.python_version(),

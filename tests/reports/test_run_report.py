@@ -258,3 +258,14 @@ def test_one_replication_of_a_plain_line_no_whisker_from_zero_no_mechanism_secti
     # a plain line (two products, no failures, quality, transport, sensors or shifts): no mechanism section
     ids = {section.id for section in report.sections}
     assert "products" in ids and not MECHANISM_SECTIONS & ids
+
+
+def test_an_old_run_says_its_oee_is_not_the_iso_definition(electronics_run, tmp_path):
+    assert not run_report(electronics_run).section("oee").notes
+    folder = tmp_path / "old-oee"
+    shutil.copytree(electronics_run, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    del summary["oee_definition"]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (note,) = run_report(folder).section("oee").notes
+    assert "older shopfloor" in note and "ISO 22400-2" in note

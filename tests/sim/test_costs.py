@@ -10,8 +10,9 @@ import pytest
 from sim_helpers import assert_problem, col, run, scenario
 
 import scenarios
-from sim.costs import COST_KPIS, CostSpec, cost_kpi_info, cost_kpis
+from sim.costs import CostSpec, cost_kpis
 from sim.kpi import measurement_window, replication_kpis
+from sim.kpi_registry import COST_KPIS, kpi_spec
 
 LINE: dict[str, Any] = {
     "scenario": {"name": "costly", "warmup": 100, "horizon": 2000, "seed": 5},
@@ -96,7 +97,7 @@ def test_bad_cost_entries_name_their_field(costs: dict[str, Any], field: str, wo
     assert_problem(_with(costs), field, *words)
 
 
-def test_cost_kpi_metadata_for_kpi_info():
+def test_cost_kpi_metadata_in_the_registry():
     assert set(COST_KPIS) == {
         "cost_rate",
         "cost_per_job",
@@ -106,10 +107,9 @@ def test_cost_kpi_metadata_for_kpi_info():
         "scrap_cost_rate",
         "maintenance_cost_rate",
     }
-    assert all(info.goal == "min" and info.description for info in COST_KPIS.values())
-    assert cost_kpi_info("EUR")["cost_per_job"].unit == "EUR/job"
-    unit, goal, _ = cost_kpi_info("USD")["cost_rate"]  # unpacks like sim.kpi.KPIInfo's fields
-    assert (unit, goal) == ("USD/h", "min")
+    assert all(kpi_spec(name).goal == "min" and kpi_spec(name).description for name in COST_KPIS)
+    assert kpi_spec("cost_per_job", currency="EUR").unit == "EUR/job"
+    assert kpi_spec("cost_rate", currency="USD").unit == "USD/h"
 
 
 # ---------------------------------------------------------------------------------------------------- the KPIs
@@ -175,7 +175,7 @@ def test_the_process_scenarios_carry_costs(name: str):
     tables = run(sc)
     lo, hi = measurement_window(sc, tables)
     costs = cost_kpis(sc, tables, lo, hi, replication_kpis(sc, tables))
-    assert costs.keys() == COST_KPIS.keys()
+    assert list(costs) == list(COST_KPIS)
     parts = [value for key, value in costs.items() if key.endswith("_cost_rate")]
     assert costs["cost_rate"] == pytest.approx(sum(parts), rel=1e-12)
     assert costs["machine_cost_rate"] > 0 and costs["cost_per_job"] > 0

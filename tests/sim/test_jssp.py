@@ -404,11 +404,17 @@ def test_lower_bound_is_nan_without_an_order_book_or_with_random_times(ft06: Job
     random["products"]["J3"]["route"][2]["time"] = {"dist": "exponential", "mean": 5.0}
     batched = copy.deepcopy(data)
     batched["stations"]["M2"]["batch"] = {"max": 2}
+    scrapping = copy.deepcopy(data)  # a breakdown that scraps the part ends its job early: the makespan may be shorter
+    failures = {"mtbf": {"dist": "exponential", "mean": 20.0}, "mttr": {"dist": "exponential", "mean": 2.0}}
+    scrapping["stations"]["M0"]["failures"] = failures | {"on_failure": "scrap"}
+    resuming = copy.deepcopy(data)
+    resuming["stations"]["M0"]["failures"] = failures | {"on_failure": "resume"}
+    assert makespan_lower_bound(resuming) == FT06_LOWER_BOUND  # breakdowns that resume only add time
     stream = _validate(data, "ft06.toml", {}).to_dict()
     del stream["release"]["orders"]
     stream["release"]["interarrival"] = {"dist": "constant", "value": 5.0}
     stream["release"]["product_mix"] = {"J0": 1.0}
-    for case in (random, batched, stream, {}):
+    for case in (random, batched, scrapping, stream, {}):
         assert math.isnan(makespan_lower_bound(case))
         assert lower_bound_terms(case) is None
     assert math.isnan(makespan_lower_bound(scenarios.load("flow_line").to_dict()))

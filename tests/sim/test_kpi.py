@@ -11,7 +11,8 @@ from scipy import stats
 
 import scenarios
 from sim.bottleneck import STATES
-from sim.kpi import STATION_KPIS, estimate, estimates, kpi_info, replication_kpis
+from sim.kpi import STATION_KPIS, estimate, estimates, replication_kpis
+from sim.kpi_registry import kpi_spec
 from sim.plant import simulate
 from sim.spec import _validate
 
@@ -222,7 +223,7 @@ def test_every_station_kpi_is_reported_and_described():
     assert [k.split(".")[-1] for k in kpis if k.startswith("station.s.")] == list(STATION_KPIS)
     assert sum(kpis[f"station.s.{kpi}"] for kpi in STATION_KPIS[:8]) == pytest.approx(1.0)
     for name in kpis:
-        info = kpi_info(name)
+        info = kpi_spec(name)
         assert info.unit and info.description, name
 
 

@@ -15,7 +15,7 @@ import scenarios
 from sim.errors import ScenarioError
 from sim.executors import make_executor
 from sim.experiment import run_experiment
-from sim.kpi import kpi_info
+from sim.kpi_registry import kpi_spec
 from sim.measurement import resolve_warmup
 from sim.plant import simulate
 from sim.spec import load_scenario
@@ -195,7 +195,7 @@ def test_run_experiment_reports_the_chosen_warmup(tmp_path: Path) -> None:
     assert summary["scenario"]["warmup"] == "auto"
     assert summary["kpis"]["warmup"]["unit"] == "min" and summary["kpis"]["warmup"]["n"] == 2
     assert 0.0 <= summary["kpis"]["warmup"]["mean"] <= 1500
-    assert kpi_info("warmup", "h").unit == "h"
+    assert kpi_spec("warmup", "h").unit == "h"
     result.save(tmp_path)
     assert "warmup" in pq.read_table(tmp_path / "kpis.parquet").column_names
     fixed = run_experiment(scenario.with_overrides({"scenario.warmup": 100}), replications=1, workers=1)
