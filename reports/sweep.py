@@ -3,7 +3,9 @@ each decision and the correlations of decisions and KPIs.
 
 The data is a sweep's table (one row per point × replication) and summary (``scenarios.sweep.SweepResult.summary``:
 objective, best points, regression effects, design correlations). The sections show them in display units
-(:mod:`reports.study_units`); the level means and correlations they compute are summaries of the table for reading.
+(:mod:`reports.study_units`); the level means, the scatter and the correlations they compute are summaries of the
+table for reading, over the same rows as the sweep's estimates: deadlocked replications are left out unless the
+summary's deadlock policy includes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 from matplotlib.ticker import MaxNLocator
 
-from reports.design_checks import correlation_warning, design_correlation_table
+from reports.design_checks import correlated_pairs, correlation_warning, design_correlation_table
 from reports.figures import OKABE_ITO, WIDTH, label, png, style
 from reports.headline import interval_text, summary_section
 from reports.model import Card, Cell, Figure, Section, Table, format_number
@@ -43,10 +45,11 @@ def sweep_sections(
         raise ValueError(f"the sweep table has no column {', '.join(missing)}")
     points = len(set(table["point"].to_pylist())) if "point" in table.column_names else table.num_rows
     summary.setdefault("points", points)
+    rows = counted_rows(table, summary)
+    left_out = table.num_rows - rows.num_rows
 
-    effects = effects_section(table, decisions, kpis, summary)
-    pairs = summary.get("correlated_decisions") or summary.get("design_correlation") or []
-    warning = correlation_warning(pairs, points=points)
+    effects = effects_section(rows, decisions, kpis, summary)
+    warning = correlation_warning(correlated_pairs(summary), summary.get("correlation_rule"))
     if warning:
         effects.notes.append(warning)
     design = Section(
@@ -58,16 +61,33 @@ def sweep_sections(
             f"call, the rest from the evaluation cache. Decisions: {', '.join(decisions)}."
         ],
     )
-    correlated = design_correlation_table(summary.get("design_correlation") or [])
+    if left_out:
+        design.text.append(
+            f"{left_out} deadlocked replications are left out of every estimate: the best points and the regression "
+            "(as the sweep computed them) and the raw level means, the scatter and the correlations (here)."
+        )
+    correlated = design_correlation_table(
+        summary.get("design_correlation") or [], correlated_pairs(summary), summary.get("correlation_rule")
+    )
     if correlated is not None:
         design.tables.append(correlated)
     return [
         sweep_summary_section(summary),
         design,
         effects,
-        _scatter_section(table, decisions, summary, units),
-        _correlation_section(table, decisions, kpis, units),
+        _scatter_section(rows, decisions, summary, units),
+        _correlation_section(rows, decisions, kpis, units),
     ]
+
+
+def counted_rows(table: pa.Table, summary: Mapping[str, Any]) -> pa.Table:
+    """The rows that enter estimates, as in the sweep (``scenarios.sweep.SweepResult.counted``): a deadlocked
+    replication (``deadlocked`` > 0) is left out unless the summary's deadlock policy is ``include``."""
+    policy = (summary.get("deadlocks") or {}).get("policy", "exclude")
+    if "deadlocked" not in table.column_names or policy == "include":
+        return table
+    deadlocked = np.asarray(table["deadlocked"].to_numpy(zero_copy_only=False), dtype=float) > 0
+    return table.filter(pa.array(~deadlocked)) if deadlocked.any() else table
 
 
 def sweep_summary_section(summary: Mapping[str, Any]) -> Section:
@@ -113,8 +133,7 @@ def sweep_summary_section(summary: Mapping[str, Any]) -> Section:
         )
     if n_points is not None:
         cards.append(Card("Design", n_points, "points", f"× {reps} replications, {summary.get('design', '?')}"))
-    pairs = summary.get("correlated_decisions") or summary.get("design_correlation") or []
-    warning = correlation_warning(pairs, points=n_points if isinstance(n_points, int) else None)
+    warning = correlation_warning(correlated_pairs(summary), summary.get("correlation_rule"))
     if warning:
         notes.append(warning)
     section = summary_section(cards, text, notes)
@@ -257,8 +276,9 @@ def _correlation_section(table: pa.Table, decisions: Sequence[str], kpis: Sequen
         return section
     matrix = correlation(table, numeric)
     section.text.append(
-        "Pearson correlation over all rows between the numeric decisions and the KPIs: the sign shows the direction "
-        "of a linear association, not its cause."
+        "Pearson correlation over the rows (every point × replication without a deadlock, unless deadlocks are "
+        "included) between the numeric decisions and the KPIs: the sign shows the direction of a linear "
+        "association, not its cause."
     )
     short = short_names(decisions)
     names = [short[c] if c in short else units.label(c) for c in numeric]
@@ -266,7 +286,7 @@ def _correlation_section(table: pa.Table, decisions: Sequence[str], kpis: Sequen
         Figure(
             "sweep-correlation",
             "Correlation of decisions and KPIs",
-            "Pearson correlation over all rows; blue negative, red positive, – where a column is constant.",
+            "Pearson correlation over the rows; blue negative, red positive, – where a column is constant.",
             heatmap(matrix, names, names),
         )
     )

@@ -49,12 +49,27 @@ def _levels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     except (TypeError, ValueError):
         cats = list(dict.fromkeys(str(v) for v in values))
         return np.array([cats.index(str(v)) for v in values]), cats
-    distinct = np.unique(numeric[np.isfinite(numeric)])
+    finite = np.isfinite(numeric)
+    distinct = np.unique(numeric[finite])
     if len(distinct) <= MAX_LEVELS:
         return np.searchsorted(distinct, numeric), [f"{v:g}" for v in distinct]
-    edges = np.unique(np.quantile(numeric[np.isfinite(numeric)], np.linspace(0, 1, BINS + 1)))
+    edges = np.unique(np.quantile(numeric[finite], np.linspace(0, 1, BINS + 1)))
     index = np.clip(np.searchsorted(edges, numeric, side="right") - 1, 0, len(edges) - 2)
-    return index, [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" for i in range(len(edges) - 1)]
+    # each bin is labelled by the smallest and largest value in it (bins never overlap, integers included); an
+    # empty bin is dropped
+    used = [i for i in range(len(edges) - 1) if (finite & (index == i)).any()]
+    labels = []
+    for i in used:
+        inside = numeric[finite & (index == i)]
+        low, high = _level_text(float(inside.min())), _level_text(float(inside.max()))
+        labels.append(low if low == high else f"{low}–{high}")
+    renumber = np.full(len(edges) - 1, -1)
+    renumber[used] = np.arange(len(used))
+    return np.where(finite, renumber[index], -1), labels
+
+
+def _level_text(value: float) -> str:
+    return f"{value:.0f}" if value.is_integer() else f"{value:.3g}"
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float, int]:
@@ -156,7 +171,14 @@ def effects_section(
             "unbalanced design. Numeric decisions are standardised: a coefficient is the change of the KPI for one "
             "standard deviation of the decision in the design (per unit in the table); a categorical decision's "
             "coefficient is the difference of a level to its reference level. Intervals are 95 % Student-t. The "
-            "model is linear with no interactions: R² says how much of the variation it explains."
+            "model is linear with no interactions: the partial R² of the decisions says how much of the variation "
+            "they explain"
+            + (
+                " beyond the replication blocks, 1 − RSS(full model) / RSS(blocks only); the overall R² also counts "
+                "what the blocks (the shared noise of a replication) explain."
+                if blocked
+                else " (without blocks the same as R²)."
+            )
         )
         fitted = list(effects)
         section.figures.append(
@@ -186,21 +208,24 @@ def effects_section(
         section.tables.append(coefficient_table(effects, units))
         section.tables.append(
             Table(
-                ["KPI", "rows", "parameters", "R²", "rank deficient"],
+                ["KPI", "rows", "parameters", "partial R² of the decisions", "R² (with the blocks)", "rank deficient"],
                 [
-                    [units.label(k), e.get("n"), e.get("parameters"), e.get("r2"), e.get("rank_deficient")]
+                    [units.label(k), *(e.get(key) for key in ("n", "parameters", "partial_r2", "r2", "rank_deficient"))]
                     for k, e in effects.items()
                 ],
-                caption="Regression fit per KPI",
+                caption="Regression fit per KPI: the partial R² of the decisions is the share of the variation left "
+                "by the replication blocks alone that the decisions explain, 1 − RSS(full) / RSS(blocks only); the "
+                "overall R² counts the blocks' share too (– in a summary saved before the partial R²)",
                 id="fit",
             )
         )
         section.tables.append(adjusted_table(effects, units))
     section.tables.append(level_means_table(table, decisions, kpis, units, summary.get("categories")))
     section.text.append(
-        "The last table lists raw level means, the KPI averaged over all rows at a level of one decision (numeric "
-        f"decisions with more than {MAX_LEVELS} distinct values in {BINS} quantile bins): in a Latin hypercube or "
-        "Sobol design they mix the effects of correlated decisions and can show the wrong sign."
+        "The last table lists raw level means, the KPI averaged over the rows at a level of one decision (the rows "
+        f"the estimates count; numeric decisions with more than {MAX_LEVELS} distinct values in up to {BINS} quantile "
+        "bins, each labelled by the smallest and largest value in it): in a Latin hypercube or Sobol design they mix "
+        "the effects of correlated decisions and can show the wrong sign."
     )
     return section
 

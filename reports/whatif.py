@@ -21,7 +21,7 @@ from reports.model import Card, Cell, Figure, Section, Table, format_number
 from reports.study_units import Units, parse_objective, signed, value_cell
 
 CLOSE_SECOND = 0.75  # a runner-up with this share of the bottleneck's own is named with it
-HEADLINE_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")  # cards of an old what-if summary
+CARDS = 4  # KPIs with cards (the summary's headline KPIs: the objective's first)
 
 
 def _percent(value: Any) -> float | None:
@@ -86,16 +86,23 @@ def _whatif_summary(data: Mapping[str, Any], units: Units) -> Section:
     if best is None:
         best = next((n for n in data.get("ranking", []) if n != base), None)
     cards: list[Card] = []
-    kpis = list(headline.get("kpis") or dict.fromkeys([target, *HEADLINE_KPIS]))
-    kpis = [k for k in kpis if k in (variants.get(base) or {})][:4]
+    # the headline's KPIs; an old summary without them: the objective's KPI and the plant KPIs in the summary's order
+    found = (variants.get(base) or {}).keys()
+    kpis = list(headline.get("kpis") or dict.fromkeys([target, *(k for k in found if "." not in k)]))
+    kpis = [k for k in kpis if k in found][:CARDS]
+    # the cards of the base and the best variant over the pairs of replications the difference uses (where given)
+    paired: Mapping[str, Mapping[str, Any]] = headline.get("paired") or {}
+    pairs, reps = headline.get("pairs"), headline.get("replications", data.get("replications"))
+    over = f"n = {pairs} of {reps} (pairs without deadlock)" if _fewer(pairs, reps) else ""
     for kpi in kpis:
-        entry = (variants.get(base) or {}).get(kpi) or {}
+        entry = (paired.get(kpi) or {}).get("base") or (variants.get(base) or {}).get(kpi) or {}
         low, high = (units.value(kpi, entry.get(k)) for k in ("low", "high"))
         value = units.value(kpi, entry.get("mean"))
-        cards.append(Card(f"{units.label(kpi)}: {base}", value, units.unit(kpi), interval_text(low, high)))
+        detail = "; ".join(filter(None, [interval_text(low, high), over]))
+        cards.append(Card(f"{units.label(kpi)}: {base}", value, units.unit(kpi), detail))
     if best is not None:
         for kpi in kpis:
-            entry = (variants.get(best) or {}).get(kpi) or {}
+            entry = (paired.get(kpi) or {}).get("best") or (variants.get(best) or {}).get(kpi) or {}
             diff = ((data.get("differences") or {}).get(best) or {}).get(kpi) or {}
             detail = ""
             if diff.get("mean") is not None:
@@ -107,7 +114,10 @@ def _whatif_summary(data: Mapping[str, Any], units: Units) -> Section:
             cards.append(Card(f"{units.label(kpi)}: {best}", value, units.unit(kpi), detail, tone))
 
     crn = _crn_text(data)
-    text = [_headline_sentence(data, units, base, best, goal, target), crn[:1].upper() + crn[1:] + "."]
+    headline_text = " ".join(
+        filter(None, [_headline_sentence(data, units, base, best, goal, target), _deadlock_sentence(data, base, best)])
+    )
+    text = [headline_text, crn[:1].upper() + crn[1:] + "."]
     moved = _bottleneck_sentence(data, base)
     if moved:
         text.append(moved)
@@ -145,6 +155,58 @@ def _bottleneck_sentence(data: Mapping[str, Any], base: str) -> str:
     return text + (f"; {'; '.join(moves)}." if moves else "; no variant moves it.")
 
 
+def _fewer(pairs: Any, replications: Any) -> bool:
+    """Whether the pairs of a comparison are fewer than the replications (some deadlocked)."""
+    return isinstance(pairs, int) and isinstance(replications, int) and pairs < replications
+
+
+def _replication_list(found: Sequence[int]) -> str:
+    shown = [str(r) for r in found]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _deadlocked(data: Mapping[str, Any]) -> Mapping[str, Sequence[int]]:
+    """variant -> its deadlocked replications (empty when the summary does not say)."""
+    headline = data.get("headline") or {}
+    return headline.get("deadlocked") or (data.get("deadlocks") or {}).get("replications") or {}
+
+
+def _deadlocks_differ(data: Mapping[str, Any], base: str, best: str | None) -> bool:
+    """Whether the best variant and the base deadlocked a different number of times, left out of the comparison."""
+    found = _deadlocked(data)
+    excluded = (data.get("deadlocks") or {}).get("policy", "exclude") != "include"
+    return excluded and best in found and base in found and len(found[best]) != len(found[base])
+
+
+def _deadlock_sentence(data: Mapping[str, Any], base: str, best: str | None) -> str:
+    """Which replications of each variant deadlocked (base and best variant first), and what that means for the
+    paired comparison; "" when none did or the summary does not say which."""
+    deadlocks = data.get("deadlocks") or {}
+    found = _deadlocked(data)
+    if not any(found.values()):
+        return ""
+    reps = data.get("replications")
+    of = f" of {reps}" if isinstance(reps, int) else ""
+    names = list(dict.fromkeys([n for n in (base, best) if n in found] + list(found)))
+    parts = [
+        f"{name} in {len(found[name])}{of} (replication{'s' if len(found[name]) > 1 else ''} "
+        f"{_replication_list(found[name])}, numbered from 0)"
+        if found[name]
+        else f"{name} in none"
+        for name in names
+    ]
+    sentence = f"Deadlocked replications: {'; '.join(parts)}."
+    if deadlocks.get("policy", "exclude") == "include":
+        return sentence + " They are averaged in, deadlock and all."
+    if not _deadlocks_differ(data, base, best):
+        return sentence + " The paired comparison leaves out every pair with a deadlock."
+    ours, theirs = len(found[best or ""]), len(found[base])
+    left_out = "the paired comparison leaves out every pair with a deadlock and does not show it"
+    if ours < theirs:
+        return sentence + f" {best} deadlocks less often than {base}: that is the real gain here, and {left_out}."
+    return sentence + f" {best} deadlocks more often than {base}: a loss that {left_out}."
+
+
 def _tone(goal: str, diff: Mapping[str, Any]) -> str:
     mean = diff.get("mean")
     if not goal or mean is None or mean == 0:
@@ -161,19 +223,34 @@ def _headline_sentence(
     if best is None:
         return f"No variant to compare with the base ({base})."
     variants = data.get("variants") or {}
-    base_mean = ((variants.get(base) or {}).get(target) or {}).get("mean")
-    best_mean = ((variants.get(best) or {}).get(target) or {}).get("mean")
+    headline = data.get("headline") or {}
+    # the means over the pairs the difference uses (the headline's), else (an old summary) the variants' own
+    base_mean = (headline.get("base") or (variants.get(base) or {}).get(target) or {}).get("mean")
+    best_mean = (headline.get("best") or (variants.get(best) or {}).get(target) or {}).get("mean")
     diff = ((data.get("differences") or {}).get(best) or {}).get(target) or {}
     objective = f"{goal} {units.label(target).lower()}" if goal else units.label(target).lower()
-    headline = data.get("headline") or {}
     lead = (
         f"No variant beats the base on the objective ({objective}); the closest is {best}"
         if headline.get("base_wins") or (data.get("ranking") or [base])[0] == base
         else f"Best variant by the objective ({objective}): {best}"
     )
     sentence = f"{lead}, {units.text(target, best_mean)} against {units.text(target, base_mean)} for {base}"
+    pairs, reps = headline.get("pairs"), headline.get("replications", data.get("replications"))
+    if _fewer(pairs, reps):
+        sentence += f" over the {pairs} of {reps} replications in which neither deadlocked"
     if diff.get("mean") is None:
         return sentence + "."
+    n = diff.get("n")
+    if isinstance(n, int) and n < 2:  # one pair: a difference, but no interval and no p-value
+        sentence += f": a difference of {units.text(target, diff['mean'], diff=True, sign=True)}"
+        relative = _percent(diff.get("relative"))
+        if relative is not None:
+            sentence += f", {signed(relative)} % of the base mean"
+        what = "one replication" if reps == 1 else "one pair of replications"
+        return sentence + (
+            f". With {what} there is no test: no confidence interval and no p-value, so this cannot tell a real "
+            "difference from noise (run more replications)."
+        )
     sentence += (
         f": a paired difference of {units.text(target, diff['mean'], diff=True, sign=True)} (95 % CI "
         f"{units.text(target, diff.get('low'), diff=True, sign=True)} to "
@@ -181,14 +258,16 @@ def _headline_sentence(
     )
     relative = _percent(diff.get("relative"))
     if relative is not None:
-        sentence += (
-            f", {signed(relative)} % of the base mean (95 % CI {signed(_percent(diff.get('relative_low')))} % to "
-            f"{signed(_percent(diff.get('relative_high')))} %)"
-        )
+        sentence += f", {signed(relative)} % of the base mean"
+        low, high = _percent(diff.get("relative_low")), _percent(diff.get("relative_high"))
+        if low is not None and high is not None:
+            sentence += f" (95 % CI {signed(low)} % to {signed(high)} %)"
     if "significant_holm" in diff:
         verdict = "significant" if diff["significant_holm"] else "not significant"
         sentence += f"; {verdict} after Holm correction (adjusted p = {format_number(diff.get('p_holm'))})"
-        if not diff["significant_holm"]:
+        if not diff["significant_holm"] and _deadlocks_differ(data, base, best):
+            sentence += ": on the pairs in which neither deadlocked it cannot be told apart from the base"
+        elif not diff["significant_holm"]:
             sentence += ": with these replications it cannot be told apart from the base (more replications, or "
             sentence += "treat the two as equal)"
     elif "significant" in diff:
@@ -218,6 +297,8 @@ def _whatif_ranking(data: Mapping[str, Any], units: Units) -> Section:
     differences: Mapping[str, Mapping[str, Any]] = data.get("differences", {})
     bottleneck: Mapping[str, Any] = data.get("bottleneck") or {}
     goal, target = parse_objective(objective)
+    deadlocks = (data.get("deadlocks") or {}).get("count") or {}
+    deadlocked = isinstance(deadlocks, Mapping) and any(deadlocks.values())
     rows = []
     for rank, name in enumerate(data.get("ranking", []), start=1):
         diff = (differences.get(name) or {}).get(target) or {}
@@ -225,22 +306,29 @@ def _whatif_ranking(data: Mapping[str, Any], units: Units) -> Section:
         mean = ((variants.get(name) or {}).get(target) or {}).get("mean")
         relative, p_holm, holm = _percent(diff.get("relative")), diff.get("p_holm"), diff.get("significant_holm")
         rows.append([rank, name, units.value(target, mean), units.value(target, diff.get("mean")), relative])
-        rows[-1] += [p_holm, holm, where]
+        rows[-1] += [p_holm, holm, where] + ([deadlocks.get(name, 0)] if deadlocked else [])
     unit, diff_unit = units.unit(target), units.diff_unit(target)
+    header = ["rank", "variant", units.label(target), "difference", "relative", "p Holm", "signif. Holm"]
     table = Table(
-        ["rank", "variant", units.label(target), "difference", "relative", "p Holm", "signif. Holm", "bottleneck"],
+        [*header, "bottleneck", *(["deadlocked"] if deadlocked else [])],
         rows,
-        units=["", "", unit, diff_unit, "%", "", "", ""],
+        units=["", "", unit, diff_unit, "%", "", "", "", *([""] if deadlocked else [])],
         caption=(f"Ranking by the objective: {objective}" if objective else "Ranking")
         + {"max": " (higher is better)", "min": " (lower is better)"}.get(goal, ""),
         id="ranking",
     )
     text = [
         f"Variants compared with the base scenario ({base}): {_crn_text(data)}. Difference: variant − {base}, "
-        "paired; relative: the difference divided by the base's mean; p Holm and signif. Holm: the paired t-test's "
-        "p-value after the Holm–Bonferroni correction and whether it is below 5 % (raw p-values, confidence "
-        "intervals and every KPI under Differences to the base)."
+        "paired; relative: the mean difference divided by the base's mean over the same replications; p Holm and "
+        "signif. Holm: the paired t-test's p-value after the Holm–Bonferroni correction and whether it is below 5 % "
+        "(raw p-values, confidence intervals and every KPI under Differences to the base)."
     ]
+    if deadlocked:
+        text.append(
+            "Some replications deadlocked: the variants are ranked by their paired difference to the base, over "
+            f"the pairs in which neither deadlocked; the {units.label(target).lower()} column is each variant's "
+            "own mean over its replications without a deadlock, and deadlocked counts them."
+        )
     return Section("whatif", "Ranking of the variants", text=text, tables=[table])
 
 
@@ -362,20 +450,21 @@ def _whatif_differences(data: Mapping[str, Any], units: Units) -> Section:
         "Differences to the base",
         text=[
             f"Each variant minus the base scenario ({base}), paired by replication, in the KPI's unit (differences of "
-            "shares in percentage points, pp); the relative change divides the difference by the base's mean. "
-            "Filled markers: significant after the Holm correction."
+            "shares in percentage points, pp); the relative change divides the mean difference by the base's mean "
+            "over the same replications, its 95 % CI (delta method) counts the uncertainty of both. Filled markers: "
+            "significant after the Holm correction."
         ],
         tables=[kpi_table, *diff_tables],
     )
     if diff_tables:
         section.text.append(
-            "Tables: the difference with its 95 % CI; relative: difference / base mean; p: the paired t-test's "
+            "Tables: the difference with its 95 % CI; relative: mean difference / base mean; p: the paired t-test's "
             "p-value, p Holm: after the Holm–Bonferroni correction; signif. / signif. Holm: p below 5 % without / "
             "with the correction."
         )
     _, target = parse_objective(str(data.get("objective", "")))
     found = list(dict.fromkeys(k for entries in differences.values() for k in entries))
-    # the plant's KPIs that have a direction (and the objective's): per-product KPIs and checks stay in the table
+    # the plant's KPIs that have a direction (and the objective's); checks without one stay in the tables
     diff_kpis = [k for k in found if k == target or ("." not in k and units.spec(k).goal)]
     if differences and diff_kpis:
         section.figures.append(
@@ -383,8 +472,7 @@ def _whatif_differences(data: Mapping[str, Any], units: Units) -> Section:
                 "whatif-forest",
                 "Paired differences to the base",
                 "One panel per plant KPI: mean difference (marker) and 95 % confidence interval (line); filled when "
-                "significant after the Holm correction; the dashed line is no difference. Per-product KPIs are in "
-                "the table.",
+                "significant after the Holm correction; the dashed line is no difference.",
                 forest_plot(differences, diff_kpis, ranking or list(differences), units),
                 data={"kpis": diff_kpis},
             )

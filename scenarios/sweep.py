@@ -7,8 +7,9 @@ the decision values and every KPI, plus a per-point summary: the training table 
 The summary ranks the points by the study's objective (``best_points``, each with its mean and 95 % CI over the
 point's replications), estimates the effect of each decision on the main KPIs by ordinary least squares on the
 whole design (:func:`regression_effects`: numeric decisions standardised, categorical ones one-hot against a
-reference level, the replication as a block) and measures how correlated the decisions are in the design
-(:func:`design_correlation`): level means of an unbalanced design mix the effects of correlated decisions.
+reference level, the replication as a block; its fit as the partial R² of the decisions beyond the blocks) and
+measures how correlated the decisions are in the design (:func:`design_correlation`, each measure with the level
+chance alone gives it): level means of an unbalanced design mix the effects of correlated decisions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from sim.spec import Scenario
 
 EFFECT_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")  # after the objective's KPI
 TOP = 5  # best points listed
-CORRELATED = 0.3  # |Pearson|, Cramér's V or correlation ratio between two decisions that earns a warning
+# Two decisions are correlated in the design (a warning in the report) when their measure (|Pearson r|, Cramér's V
+# or the correlation ratio η) exceeds CORRELATED and CHANCE_MULTIPLE times the level chance alone gives it.
+CORRELATED = 0.3
+CHANCE_MULTIPLE = 2.0
 ADJUSTED_LEVELS = 7  # values at which a numeric decision with more distinct values is predicted
 MAX_DISTINCT = 8
 
@@ -165,7 +169,8 @@ class SweepResult:
             "best_points": best,
             "effects": _finite(self.effects()),
             "design_correlation": correlations,
-            "correlated_decisions": [c for c in correlations if abs(c["value"]) > CORRELATED],
+            "correlated_decisions": [c for c in correlations if c["correlated"]],
+            "correlation_rule": {"threshold": CORRELATED, "chance_multiple": CHANCE_MULTIPLE},
             "simulated": self.simulated,
             "deadlocks": {
                 "policy": self.deadlocks,
@@ -179,7 +184,7 @@ class SweepResult:
                     "min": _best(points, kpi, self.decisions, min),
                 }
                 for kpi in self.kpis
-                if not kpi.startswith("station.")
+                if not kpi.startswith(("station.", "product."))
             },
         }
 
@@ -225,6 +230,10 @@ def regression_effects(
 ) -> dict[str, Any] | None:
     """Ordinary least squares of ``kpi`` on all decisions at once; None if the KPI is constant or too few rows.
 
+    ``partial_r2``, the partial R² of the decisions, is the share of the variation left by a model of the blocks
+    alone that the decisions explain, 1 − RSS(full) / RSS(blocks only); ``r2`` (1 − RSS / TSS) credits the blocks'
+    share to the model too. Without blocks the two are the same.
+
     Numeric decisions enter standardised (their coefficient is the change for +1 standard deviation of the design;
     ``per_unit`` divides it by that deviation), categorical ones (``categories``, or non-numeric columns) as one-hot
     columns against a reference level (their first). With a ``replication`` column holding several replications
@@ -261,9 +270,11 @@ def regression_effects(
             coding[name]["values"] = sorted(set(x[keep].tolist()))
             columns.append((x - mean) / sd)
             terms.append({"term": name, "decision": name, "kind": "numeric", "mean": mean, "sd": sd})
+    blocks = [0]  # the intercept and the replication blocks: the model the decisions are measured against
     if "replication" in table.column_names:
         reps = np.asarray(table["replication"].to_pylist())
         for r in sorted(set(reps[keep].tolist()))[1:]:
+            blocks.append(len(columns))
             columns.append((reps == r).astype(float))
     X, y = np.column_stack(columns)[keep], y[keep]
     n, p = X.shape
@@ -273,6 +284,9 @@ def regression_effects(
     residual = y - X @ beta
     df = n - rank
     rss, tss = float(residual @ residual), float(((y - y.mean()) ** 2).sum())
+    blocks_only = X[:, blocks]
+    beta_blocks = np.linalg.lstsq(blocks_only, y, rcond=None)[0]
+    rss_blocks = float(((y - blocks_only @ beta_blocks) ** 2).sum())
     cov = (rss / df) * np.linalg.pinv(X.T @ X) if df > 0 else np.full((p, p), np.nan)
     t = float(stats.t.ppf(0.5 + confidence / 2, df)) if df > 0 else math.nan
     for i, term in enumerate(terms, start=1):
@@ -321,7 +335,8 @@ def regression_effects(
         "parameters": int(p),
         "rank_deficient": bool(rank < p),
         "df": int(df),
-        "r2": 1.0 - rss / tss if tss > 0 else math.nan,
+        "r2": 1.0 - rss / tss if tss > 0 else math.nan,  # of the whole model, the replication blocks included
+        "partial_r2": 1.0 - rss / rss_blocks if rss_blocks > 0 else math.nan,  # of the decisions beyond the blocks
         "intercept": float(beta[0]),
         "blocked_by_replication": p > 1 + sum(len(c["columns"]) for c in coding.values()),
         "terms": terms,
@@ -337,6 +352,12 @@ def design_correlation(
     Two numeric decisions: Pearson's r; two categorical ones: Cramér's V; a numeric and a categorical one: the
     correlation ratio η (the share of the numeric's spread that the categories explain, square-rooted). 0 means
     unrelated (an orthogonal grid), 1 that one decision fixes the other. Constant decisions are left out.
+
+    Over n points, independent decisions still show some correlation, and V and η are ≥ 0 and biased upward:
+    ``chance`` is the level chance alone gives each measure: 1/√n for Pearson's r (its standard deviation),
+    √((k − 1)/(n − 1)) for η with k categories (E[η²] = (k − 1)/(n − 1)) and √((r − 1)(c − 1)/(n (min(r, c) − 1)))
+    for V of an r × c table (E[χ²] = (r − 1)(c − 1)). ``correlated``: the measure exceeds both ``CORRELATED`` and
+    ``CHANCE_MULTIPLE`` times its chance level.
     """
     categories = categories or {}
     kinds = {d: _is_categorical(points[d], d, categories) for d in decisions}
@@ -344,15 +365,24 @@ def design_correlation(
     out = []
     for i, a in enumerate(decisions):
         for b in decisions[i + 1 :]:
+            n = len(values[a])
             if not kinds[a] and not kinds[b]:
                 measure, value = "pearson", _pearson(values[a], values[b])
+                chance = 1 / math.sqrt(n) if n else math.nan
             elif kinds[a] and kinds[b]:
                 measure, value = "cramers_v", _cramers_v(values[a], values[b])
+                r, c = len(set(values[a])), len(set(values[b]))
+                chance = math.sqrt((r - 1) * (c - 1) / (n * (min(r, c) - 1))) if min(r, c) > 1 else math.nan
             else:
                 cat, num = (values[a], values[b]) if kinds[a] else (values[b], values[a])
                 measure, value = "correlation_ratio", _correlation_ratio(cat, num)
+                k = len(set(cat))
+                chance = math.sqrt((k - 1) / (n - 1)) if n > 1 else math.nan
             if not math.isnan(value):
-                out.append({"a": a, "b": b, "measure": measure, "value": value})
+                correlated = abs(value) > CORRELATED and abs(value) > CHANCE_MULTIPLE * chance
+                out.append(
+                    {"a": a, "b": b, "measure": measure, "value": value, "chance": chance, "correlated": correlated}
+                )
     return out
 
 

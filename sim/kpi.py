@@ -38,7 +38,7 @@ from scipy import stats
 
 from sim.bottleneck import STATES, bottleneck_kpis, machine_timeline, state_time
 from sim.costs import cost_kpis
-from sim.kpi_registry import PRODUCT_KPIS, KPISpec, kpi_spec
+from sim.kpi_registry import PRODUCT_KPIS
 from sim.oee import OEE_KPIS, station_oee
 from sim.spec import Scenario
 from sim.states import STATUS_NAMES, JobStatus, MachineState
@@ -47,11 +47,6 @@ from sim.tables import codes, distinct_values, floats
 STATE_KPIS = {state: "utilisation" if state == "busy" else state for state in STATES}
 BOTTLENECK_KPIS = ("bottleneck_sole", "bottleneck_shifting", "active_period_mean")
 STATION_KPIS = (*STATE_KPIS.values(), "queue_mean", "wait_mean", *OEE_KPIS, *BOTTLENECK_KPIS)
-
-
-def kpi_info(name: str, time_unit: str = "min", currency: str = "EUR") -> KPISpec:
-    """Label, unit, goal, description and window of a KPI by its (dotted) name (``sim.kpi_registry``)."""
-    return kpi_spec(name, time_unit, currency)
 
 
 def measurement_window(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -101,7 +102,7 @@ def test_the_regression_table_shows_the_right_sign_where_raw_level_means_show_th
     machines = next(row for row in coefficients.rows if row[1] == "machines")
     assert machines[0] == "Throughput [jobs/h]" and machines[2].startswith("+1 SD")
     assert machines[4] > 0 and machines[6] == pytest.approx(60 * 0.05, abs=0.6)  # per machine, per hour: +3 jobs/h
-    assert fit.rows[0][3] > 0.95  # R²
+    assert fit.rows[0][3] > 0.95  # the partial R² of the decisions
     adjusted_machines = [row[2] for row in adjusted.rows if row[0] == "machines"]
     assert adjusted.caption.startswith("Regression-adjusted") and np.all(np.diff(adjusted_machines) > 0)
     assert raw.caption.startswith("Raw level means (not adjusted")
@@ -146,13 +147,60 @@ def test_short_names_stay_unique():
     }
 
 
-def test_a_long_correlation_warning_names_the_strongest_pairs():
-    pairs = [{"a": f"d{i}", "b": f"e{i}", "measure": "pearson", "value": 0.31 + i / 100} for i in range(6)]
-    warning = correlation_warning(pairs, points=25)
-    assert warning.startswith("Warning: decisions correlated in the design (above 0.3): d5 and e5 (Pearson r = ")
+RULE = {"threshold": 0.3, "chance_multiple": 2.0}
+
+
+def test_a_long_correlation_warning_names_the_strongest_pairs_with_their_chance_level():
+    pairs = [
+        {"a": f"d{i}", "b": f"e{i}", "measure": "pearson", "value": 0.41 + i / 100, "chance": 0.2, "correlated": True}
+        for i in range(6)
+    ]
+    warning = correlation_warning(pairs, RULE)
+    assert warning.startswith(
+        "Warning: decisions correlated in the design (above 0.3 and twice the level chance alone gives): d5 and e5 "
+        f"(Pearson r = {format_number(0.46)}, chance {format_number(0.2)})"
+    )
     assert "d2 and e2" in warning and "d1 and e1" not in warning and "and 2 more pairs" in warning
-    assert f"about ±{format_number(0.2)}" in warning
-    assert correlation_warning([{"a": "x", "b": "y", "measure": "cramers_v", "value": 0.2}]) == ""
+    assert "±" not in warning  # no single chance level for every measure
+    unmarked = {"a": "x", "b": "y", "measure": "cramers_v", "value": 0.5, "chance": 0.3, "correlated": False}
+    assert correlation_warning([unmarked], RULE) == ""  # the sweep decides, not the report
+
+
+def weld_like_summary(result: SweepResult) -> dict:
+    """A summary whose only notable pair is η = 0.316 over 40 points with 3 categories: chance gives 0.226."""
+    eta = {"a": "interarrival", "b": "rule", "measure": "correlation_ratio", "value": 0.316}
+    eta |= {"chance": (2 / 39) ** 0.5, "correlated": False}
+    return result.summary() | {"design_correlation": [eta], "correlated_decisions": [], "correlation_rule": RULE}
+
+
+def test_a_correlation_ratio_at_chance_level_earns_no_warning_and_the_table_shows_the_chance_level():
+    result = confounded()
+    sections = sweep_sections(result.table, result.decisions, ["throughput"], weld_like_summary(result))
+    assert not any("Warning" in note for s in sections for note in s.notes)
+    design = sections[1].tables[0]
+    assert design.header == ["decision", "decision", "measure", "value", "chance level", "warned"]
+    assert design.rows == [
+        ["interarrival", "rule", "correlation ratio η", 0.316, pytest.approx(0.2265, abs=1e-4), False]
+    ]
+    assert "twice the level chance alone gives" in design.caption
+
+
+def test_an_old_summary_without_chance_levels_warns_as_it_was_saved():
+    result = confounded()
+    old = result.summary()
+    for key in ("correlation_rule",):
+        del old[key]
+    for pair in old["design_correlation"]:
+        del pair["chance"], pair["correlated"]
+    old["correlated_decisions"] = [dict(p) for p in old["design_correlation"] if p["a"] == "machines"][:1]
+    sections = sweep_sections(result.table, result.decisions, ["throughput"], old)
+    warning = next(note for note in sections[0].notes if note.startswith("Warning"))
+    assert warning.startswith("Warning: decisions correlated in the design: machines and interarrival (Pearson r =")
+    assert "chance" not in warning
+    rows = {(row[0], row[1]): row for row in sections[1].tables[0].rows}
+    assert rows["machines", "interarrival"][4:] == [None, True] and rows["machines", "rule"][4:] == [None, False]
+    del old["correlated_decisions"]  # older still: renders, without a warning
+    assert not any("Warning" in n for s in sweep_sections(result.table, result.decisions, [], old) for n in s.notes)
 
 
 def test_categorical_levels_are_points_never_a_line():
@@ -200,6 +248,21 @@ def test_sweep_main_effects_are_level_means():
     assert {row[1] for row in rows if row[0] == "rule"} == {"fifo", "spt"}
 
 
+def test_integer_bins_are_labelled_by_the_values_in_them_and_never_overlap():
+    buffers = np.arange(2, 16).repeat(3)  # 14 integer levels: binned
+    table = pa.table({"buffer": buffers, "y": buffers.astype(float)})
+    rows = main_effects(table, ["buffer"], ["y"])
+    assert sum(row[-1] for row in rows) == len(buffers)
+    spans = []
+    for row in rows:
+        low, _, high = row[1].partition("–")
+        spans.append((int(low), int(high or low)))
+        inside = buffers[(buffers >= spans[-1][0]) & (buffers <= spans[-1][1])]
+        assert row[-1] == len(inside) and row[3] == pytest.approx(inside.mean())  # the label is what it averages
+    assert spans[0][0] == 2 and spans[-1][1] == 15
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))  # no value in two bins
+
+
 def test_sweep_bins_a_continuous_decision():
     x = np.linspace(0, 1, 40)
     table = pa.table({"point": range(40), "replication": [0] * 40, "x": x, "y": 2 * x})
@@ -239,3 +302,50 @@ def test_sweep_sections_figures_and_correlations(tmp_path):
 def test_sweep_sections_reject_unknown_columns():
     with pytest.raises(ValueError, match="no column speed"):
         sweep_sections(sweep_table(), ["speed"], ["throughput"])
+
+
+def deadlocked_sweep() -> tuple[SweepResult, pa.Table]:
+    """The confounded sweep with a ``deadlocked`` column: two replications deadlocked with absurd values."""
+    result = confounded()
+    n = result.table.num_rows
+    flags = np.zeros(n)
+    flags[[4, 11]] = 1.0
+    throughput = np.asarray(result.table["throughput"].to_pylist())
+    throughput[[4, 11]] = 50.0  # what a deadlocked replication might report: nothing the design explains
+    table = result.table.set_column(result.table.column_names.index("throughput"), "throughput", pa.array(throughput))
+    table = table.append_column("deadlocked", pa.array(flags))
+    return SweepResult(table, result.decisions, ["throughput", "deadlocked"], 0, categories=result.categories), table
+
+
+def test_level_means_scatter_and_correlations_leave_out_deadlocked_replications(monkeypatch):
+    result, table = deadlocked_sweep()
+    summary = result.summary()
+    assert summary["deadlocks"] == {"policy": "exclude", "count": 2}
+    drawn = []
+    monkeypatch.setattr("reports.sweep.scatter_plot", lambda points, *args, **kw: drawn.append(points) or b"png")
+    sections = sweep_sections(table, result.decisions, ["throughput"], summary)
+    raw = next(t for t in sections[2].tables if t.id == "main_effects")
+    assert sum(row[-1] for row in raw.rows if row[0] == "machines") == table.num_rows - 2
+    assert max(row[2] for row in raw.rows) < 60 * 1.0  # no 50 jobs/min in a level mean
+    assert max(v for v in drawn[0]["throughput"].to_pylist() if v is not None) < 1.0  # nor in the scatter
+    corr = {row[0]: row[1:] for row in sections[-1].tables[0].rows}
+    kept = table.filter(pa.array(np.asarray(table["deadlocked"].to_pylist()) == 0))
+    machines, throughput = (np.asarray(kept[c].to_pylist(), float) for c in ("machines", "throughput"))
+    assert corr["machines"][2] == pytest.approx(np.corrcoef(machines, throughput)[0, 1])
+    assert any("2 deadlocked replications are left out" in text for text in sections[1].text)
+    # included deadlocks are averaged in, as in the sweep's own estimates
+    included = summary | {"deadlocks": {"policy": "include", "count": 2}}
+    raw = next(
+        t for t in sweep_sections(table, result.decisions, ["throughput"], included)[2].tables if t.id == "main_effects"
+    )
+    assert sum(row[-1] for row in raw.rows if row[0] == "machines") == table.num_rows
+
+
+def test_the_fit_table_shows_the_partial_r2_of_the_decisions():
+    result = confounded()
+    effects = sweep_sections(result.table, result.decisions, ["throughput"], result.summary())[2]
+    fit = next(t for t in effects.tables if t.id == "fit")
+    assert fit.header[3:5] == ["partial R² of the decisions", "R² (with the blocks)"]
+    entry = result.summary()["effects"]["throughput"]
+    assert fit.rows[0][3:5] == [pytest.approx(entry["partial_r2"]), pytest.approx(entry["r2"])]
+    assert any("partial R² of the decisions" in text and "RSS(blocks only)" in text for text in effects.text)

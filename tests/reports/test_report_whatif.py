@@ -7,6 +7,7 @@ import json
 import pytest
 from report_helpers import assert_tables_match, markdown_headings, parse
 
+import reports.whatif
 from reports.model import Report, format_number
 from reports.study_units import parse_objective
 from reports.whatif import whatif_sections
@@ -232,3 +233,83 @@ def test_parse_objective():
     assert parse_objective("max throughput") == ("max", "throughput")
     assert parse_objective("MIN cycle_time_mean") == ("min", "cycle_time_mean")
     assert parse_objective("throughput") == ("", "throughput")
+
+
+def deadlocked_data() -> dict:
+    """The base deadlocked in replications 1 and 4 of 6, the best variant never: the headline compares the 4 pairs."""
+    data = whatif_data() | {"replications": 6}
+    data["deadlocks"] = {
+        "policy": "exclude",
+        "count": {"base": 2, "faster": 0, EVIL: 0},
+        "replications": {"base": [1, 4], "faster": [], EVIL: []},
+    }
+    data["headline"] |= {
+        "base": ci(0.21, 0.01),  # over the pairs: not the base's own mean (0.20)
+        "best": ci(0.24, 0.01),
+        "pairs": 4,
+        "replications": 6,
+        "paired": {"throughput": {"base": ci(0.21, 0.01), "best": ci(0.24, 0.01)}},
+        "deadlocked": {"base": [1, 4], "faster": [], EVIL: []},
+    }
+    return data
+
+
+def test_the_headline_compares_the_pairs_and_names_the_deadlocked_replications():
+    summary = whatif_sections(deadlocked_data())[0]
+    sentence = summary.text[0]
+    assert sentence.startswith(
+        f"Best variant by the objective (max throughput): faster, {format_number(14.4)} jobs/h against "
+        f"{format_number(12.6)} jobs/h for base over the 4 of 6 replications in which neither deadlocked: "
+    )
+    deadlocked = f"base in 2 of 6 (replications 1 and 4, numbered from 0); faster in none; {EVIL} in none."
+    assert f"Deadlocked replications: {deadlocked}" in sentence
+    assert "faster deadlocks less often than base: that is the real gain here" in sentence
+    # not significant on the pairs: that is all it says, not that the two are equal
+    data = deadlocked_data()
+    data["differences"]["faster"]["throughput"] = diff(0.0, 0.01, 0.21, 1.0, 1.0)
+    sentence = whatif_sections(data)[0].text[0]
+    assert "on the pairs in which neither deadlocked it cannot be told apart from the base." in sentence
+    assert "treat the two as equal" not in sentence
+    cards = {card.label: card for card in summary.cards}
+    assert cards["Throughput: base"].value == pytest.approx(12.6)  # the cards of the pairs too
+    assert cards["Throughput: base"].detail.endswith("n = 4 of 6 (pairs without deadlock)")
+    assert cards["Throughput: faster"].value == pytest.approx(14.4)
+    assert cards["Mean WIP: base"].value == pytest.approx(28.0)  # no paired entry: the variant's own mean
+    ranking = whatif_sections(deadlocked_data())[1]
+    table = ranking.tables[0]
+    assert table.header[-1] == "deadlocked" and [row[-1] for row in table.rows] == [0, 0, 2]
+    assert any("ranked by their paired difference" in text for text in ranking.text)
+    # no deadlock: no such sentence or column
+    plain = whatif_sections(whatif_data())
+    assert "Deadlocked" not in plain[0].text[0] and plain[1].tables[0].header[-1] == "bottleneck"
+
+
+def test_with_one_replication_the_headline_says_there_is_no_test():
+    data = whatif_data() | {"replications": 1}
+    entry = {"mean": 0.03, "half_width": None, "low": None, "high": None, "n": 1, "significant": False}
+    entry |= {"p_value": None, "p_holm": None, "significant_holm": False}
+    entry |= {"relative": 0.15, "relative_low": None, "relative_high": None}
+    data["differences"]["faster"]["throughput"] = entry
+    sentence = whatif_sections(data)[0].text[0]
+    assert f"a difference of +{format_number(1.8)} jobs/h, +{format_number(15.0)} % of the base mean." in sentence
+    assert "With one replication there is no test: no confidence interval and no p-value" in sentence
+    assert "Holm" not in sentence and "–" not in sentence and "cannot be told apart" not in sentence
+
+
+def test_the_cards_follow_the_summarys_headline_kpis():
+    data = whatif_data()
+    data["headline"]["kpis"] = ["late_share", "throughput"]
+    labels = [card.label for card in whatif_sections(data)[0].cards]
+    assert labels == ["Late jobs: base", "Throughput: base", "Late jobs: faster", "Throughput: faster"]
+    # an old summary without a headline: the objective's KPI, then the plant KPIs in the summary's order (no list
+    # of card KPIs of the report's own: the what-if defines it once, scenarios.whatif.HEADLINE_KPIS)
+    del data["headline"]
+    data["variants"]["base"]["tardiness_mean"] = ci(1.5, 0.2)
+    labels = [card.label for card in whatif_sections(data)[0].cards]
+    assert labels[:4] == ["Throughput: base", "Mean WIP: base", "Late jobs: base", "Mean tardiness: base"]
+    assert not hasattr(reports.whatif, "HEADLINE_KPIS")
+
+
+def test_the_forest_plot_caption_promises_no_per_product_table():
+    forest = whatif_sections(whatif_data())[3].figures[0]
+    assert "Per-product" not in forest.caption and "per-product" not in forest.caption

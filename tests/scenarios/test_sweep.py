@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from scenarios import catalog
 from scenarios.cache import EvaluationCache
 from scenarios.cli import app
-from scenarios.study import SweepSpec, Variable
+from scenarios.study import SweepSpec, Variable, load_study
 from scenarios.sweep import SweepResult, design_correlation, design_points, regression_effects, sweep
 from sim.kpi import estimate
 from sim.spec import Scenario
@@ -305,6 +305,75 @@ def test_best_points_follow_the_objective_with_their_intervals() -> None:
     assert top[0]["rank"] == 1 and set(top[0]["decisions"]) == {"machines", "interarrival", "rule"}
     result.objective = "min throughput"
     assert result.best_points(3)[0]["point"] == int(np.argmin(means))
+
+
+def test_partial_r2_measures_the_decisions_beyond_the_replication_blocks() -> None:
+    # common random numbers make replication r of every point alike: a large block effect that R² credits to the
+    # model although no decision explains it
+    table = confounded_table()
+    reps = np.asarray(table["replication"].to_pylist())
+    noise = np.random.default_rng(1).normal(0, 0.03, len(reps))  # more noise than the decisions' small effects
+    shifted = np.asarray(table["throughput"].to_pylist()) + 0.3 * reps + noise
+    table = table.set_column(table.column_names.index("throughput"), "throughput", pa.array(shifted))
+    effects = regression_effects(table, ["machines", "interarrival", "rule"], "throughput")
+    # by hand: the full model and the blocks-only model (intercept and replication), their residual sums of squares
+    machines, interarrival = (np.asarray(table[c].to_pylist(), float) for c in ("machines", "interarrival"))
+    spt = np.array([r == "spt" for r in table["rule"].to_pylist()], float)
+    ones, block = np.ones(len(shifted)), (reps == 1).astype(float)
+    full = np.column_stack([ones, machines, interarrival, spt, block])
+    blocks = np.column_stack([ones, block])
+
+    def rss(x: np.ndarray) -> float:
+        residual = shifted - x @ np.linalg.lstsq(x, shifted, rcond=None)[0]
+        return float(residual @ residual)
+
+    tss = float(((shifted - shifted.mean()) ** 2).sum())
+    assert effects["r2"] == pytest.approx(1 - rss(full) / tss)
+    assert effects["partial_r2"] == pytest.approx(1 - rss(full) / rss(blocks))
+    # the blocks explain most of the spread: R² 0.975 reads as a near-perfect fit, the decisions explain 0.84
+    assert effects["r2"] == pytest.approx(0.9754, abs=1e-4) and effects["partial_r2"] == pytest.approx(0.8401, abs=1e-4)
+    # without blocks the two are the same
+    single = regression_effects(table.drop_columns(["replication"]), ["machines"], "throughput")
+    assert single["partial_r2"] == pytest.approx(single["r2"])
+
+
+def test_each_design_measure_has_its_own_chance_level() -> None:
+    # the bundled weld_capacity sweep: 40 Latin-hypercube points; drill.buffer (14 integers) against the dispatch
+    # rule (3 levels) has η = 0.316, above 0.3 but close to what chance gives: E[η²] = (k − 1)/(n − 1)
+    study = load_study(catalog.resolve_study("weld_capacity"))
+    assert study.spec.sweep is not None
+    drawn = design_points(study.spec.sweep, study.seed)
+    names = list(study.spec.sweep.variables)
+    points = pa.table({name: [p[name] for p in drawn] for name in names})
+    categories = {"stations.weld.dispatch": ["fifo", "spt", "edd"]}
+    found = {(c["a"], c["b"]): c for c in design_correlation(points, names, categories)}
+    eta = found["stations.drill.buffer", "stations.weld.dispatch"]
+    assert eta["measure"] == "correlation_ratio" and eta["value"] == pytest.approx(0.316, abs=5e-4)
+    assert eta["chance"] == pytest.approx(math.sqrt(2 / 39)) == pytest.approx(0.2265, abs=1e-4)
+    assert not eta["correlated"]  # 0.316 < 2 × 0.226: chance alone, no warning
+    pearson = found["stations.weld.machines", "stations.weld.buffer"]
+    assert pearson["measure"] == "pearson" and pearson["chance"] == pytest.approx(1 / math.sqrt(40))
+    assert not any(c["correlated"] for c in found.values())
+    # Cramér's V of a 2 × 3 table over 12 points: E[χ²] = (r − 1)(c − 1) = 2, chance √(2 / (12 × 1))
+    cats = pa.table({"a": ["x", "y"] * 6, "b": ["u", "v", "w"] * 4})
+    (v,) = design_correlation(cats, ["a", "b"])
+    assert v["measure"] == "cramers_v" and v["chance"] == pytest.approx(math.sqrt(2 / 12))
+
+
+def test_a_summary_marks_pairs_above_the_threshold_and_twice_chance() -> None:
+    summary = confounded_result().summary()
+    assert summary["correlation_rule"] == {"threshold": 0.3, "chance_multiple": 2.0}
+    marked = [(c["a"], c["b"]) for c in summary["design_correlation"] if c["correlated"]]
+    assert marked == [(c["a"], c["b"]) for c in summary["correlated_decisions"]] == [("machines", "interarrival")]
+
+
+def test_the_best_entries_leave_out_station_and_product_kpis() -> None:
+    table = confounded_table()
+    table = table.append_column("product.A.throughput", table["throughput"])
+    table = table.append_column("station.weld.utilisation", table["throughput"])
+    kpis = ["throughput", "product.A.throughput", "station.weld.utilisation"]
+    result = SweepResult(table, ["machines", "interarrival", "rule"], kpis, 0, categories={"rule": ["fifo", "spt"]})
+    assert list(result.summary()["best"]) == ["throughput"]
 
 
 # ----------------------------------------------------------------------------------------------- killed and resumed

@@ -15,7 +15,7 @@ from scipy import stats
 from scenarios import catalog
 from scenarios.cache import EvaluationCache
 from scenarios.study import scenario_changes
-from scenarios.whatif import WhatIfResult, holm, paired_p_value, whatif
+from scenarios.whatif import WhatIfResult, holm, paired_p_value, relative_change, whatif
 from sim.spec import Scenario
 
 
@@ -193,6 +193,16 @@ def test_holm_steps_down_as_by_hand() -> None:
     assert holm({"x": 0.9, "y": 0.8})["x"][0] == 1.0  # capped at 1
 
 
+def delta_method(result: WhatIfResult, name: str, kpi: str) -> tuple[float, float]:
+    """The 95 % interval of mean(d) / mean(b) by the delta method, written out."""
+    b = np.array([r[kpi] for r in result.variants["base"]])
+    d = np.array([r[kpi] for r in result.variants[name]]) - b
+    n, ratio = len(d), d.mean() / b.mean()
+    variance = np.var(d, ddof=1) - 2 * ratio * np.cov(d, b, ddof=1)[0, 1] + ratio**2 * np.var(b, ddof=1)
+    half = stats.t.ppf(0.975, n - 1) * math.sqrt(variance / (n * b.mean() ** 2))
+    return ratio - half, ratio + half
+
+
 def test_summary_carries_p_values_holm_and_relative_changes() -> None:
     result = hand_made()
     summary = result.summary()
@@ -206,9 +216,9 @@ def test_summary_carries_p_values_holm_and_relative_changes() -> None:
             assert entry["p_value"] == pytest.approx(p[name])
             assert entry["p_holm"] == pytest.approx(running)
             assert entry["significant_holm"] == (running <= 0.05)
-            base_mean = summary["variants"]["base"][kpi]["mean"]
+            base_mean = summary["variants"]["base"][kpi]["mean"]  # no deadlocks: every replication is a pair
             assert entry["relative"] == pytest.approx(entry["mean"] / base_mean)
-            assert entry["relative_low"] == pytest.approx(entry["low"] / base_mean)
+            assert (entry["relative_low"], entry["relative_high"]) == pytest.approx(delta_method(result, name, kpi))
     big = summary["differences"]["big"]["throughput"]
     assert big["significant"] and big["significant_holm"] and big["relative"] == pytest.approx(0.05 / 0.8, rel=0.05)
     assert not summary["differences"]["same"]["throughput"]["significant_holm"]
@@ -254,3 +264,166 @@ def test_scenario_changes_lists_dotted_paths_with_the_base_values(base: Scenario
         "products.A.route.0.time.mean": (0.9, 0.7),
     }
     assert scenario_changes(base, base.with_overrides({"stations.weld.machines": 2})) == []
+
+
+# ------------------------------------------------------------------------------------- relative change, clipping
+
+
+def test_relative_change_is_the_delta_method_of_the_ratio_of_paired_means() -> None:
+    base = [10.0, 12.0, 9.0, 11.0, 13.0]
+    variant = [8.0, 11.0, 6.5, 9.0, 10.5]
+    d = [v - b for v, b in zip(variant, base, strict=True)]  # −2, −1, −2.5, −2, −2.5
+    # by hand: mean(d) = −2, mean(b) = 11, r = −2/11; deviations of d 0, 1, −0.5, 0, −0.5 and of b −1, 1, −2, 0, 2:
+    # s_d² = 1.5 / 4 = 0.375, s_b² = 10 / 4 = 2.5, cov(d, b) = (1 + 1 − 1) / 4 = 0.25
+    n, mean_d, mean_b = 5, -2.0, 11.0
+    s_d2, s_b2, cov = 0.375, 2.5, 0.25
+    assert np.var(d, ddof=1) == pytest.approx(s_d2) and np.cov(d, base)[0, 1] == pytest.approx(cov)
+    r = mean_d / mean_b
+    se = math.sqrt((s_d2 - 2 * r * cov + r * r * s_b2) / (n * mean_b**2))
+    t = 2.7764451051977987  # Student-t, 97.5 % quantile, 4 degrees of freedom
+    assert stats.t.ppf(0.975, 4) == pytest.approx(t)
+    found = relative_change(d, base)
+    assert found == (pytest.approx(r), pytest.approx(r - t * se), pytest.approx(r + t * se))
+    assert found[1] == pytest.approx(-0.265421, abs=1e-6) and found[2] == pytest.approx(-0.098215, abs=1e-6)
+    # the old interval, the difference's CI / base mean (±6.91 pp), ignored the base mean's spread: ±8.36 pp here
+    half_d = t * math.sqrt(s_d2 / n)
+    assert half_d / mean_b == pytest.approx(0.069124, abs=1e-6)
+    assert (found[2] - found[1]) / 2 == pytest.approx(0.083603, abs=1e-6)
+
+
+def test_relative_change_of_a_non_negative_kpi_stops_at_minus_100_percent() -> None:
+    # late jobs, as in a third welder against a congested base: most vanish, the base's share is very noisy
+    base = [0.30, 0.02, 0.25, 0.01]
+    variant = [0.01, 0.0, 0.02, 0.0]
+    d = [v - b for v, b in zip(variant, base, strict=True)]
+    free = relative_change(d, base)
+    assert free[1] < -1.0  # unclipped, the interval claims more than every late job gone
+    r, low, high = relative_change(d, base, non_negative=True)
+    assert (r, high) == (pytest.approx(free[0]), pytest.approx(free[2])) and low == -1.0
+    assert relative_change([1.0, 2.0], [0.0, 0.0]) == (None, None, None)  # base mean 0: no relative change
+    assert relative_change([-0.5], [2.0]) == (-0.25, None, None)  # one pair: the ratio, but no interval
+    assert relative_change([math.nan, -1.0, -2.0], [1.0, 4.0, 4.0])[0] == pytest.approx(-0.375)  # NaN pairs out
+
+
+def noisy_late_jobs() -> WhatIfResult:
+    """Two replications of a base with a wildly varying share of late jobs and cycle time, and a variant that
+    removes almost all of it: the t intervals of the base's means reach below 0."""
+    base = [{"late_share": 0.40, "cycle_time_mean": 25.0}, {"late_share": 0.02, "cycle_time_mean": 4.0}]
+    better = [{"late_share": 0.01, "cycle_time_mean": 9.0}, {"late_share": 0.0, "cycle_time_mean": 3.5}]
+    return WhatIfResult({"base": base, "better": better}, "min late_share", 1, kpis=["late_share", "cycle_time_mean"])
+
+
+def test_variant_estimates_are_clipped_to_the_kpis_range_and_differences_are_not() -> None:
+    result = noisy_late_jobs()
+    raw = result.estimate("base", "late_share")
+    assert raw.low < 0 and result.estimate("base", "cycle_time_mean").low < 0  # the t intervals
+    summary = result.summary()
+    for name in ("base", "better"):
+        for kpi in ("late_share", "cycle_time_mean"):
+            entry = summary["variants"][name][kpi]
+            assert entry["low"] >= 0.0, (name, kpi)
+            assert entry["half_width"] == pytest.approx(result.estimate(name, kpi).half_width)
+    assert summary["variants"]["base"]["late_share"]["high"] <= 1.0  # a share stays in [0, 1]
+    assert summary["variants"]["base"]["late_share"]["unit"] == "share"
+    assert summary["headline"]["base"]["low"] >= 0.0  # the headline's means too
+    diff = summary["differences"]["better"]["late_share"]
+    assert diff["high"] < 0 or diff["low"] < 0  # a difference may be negative: not clipped
+    assert diff["low"] == pytest.approx(result.difference("better", "late_share").low)
+    assert diff["relative_low"] >= -1.0 and diff["relative"] == pytest.approx(-0.41 / 0.42)
+
+
+# ---------------------------------------------------------------------------------------------------- deadlocks
+
+
+def deadlocking(policy: str = "exclude") -> WhatIfResult:
+    """Six replications: the base deadlocks in replications 1 and 4 (with a low throughput there), the variant never
+    and is otherwise the same: the gain is in the deadlocks, not in the pairs that both complete."""
+    values = [1.00, 0.95, 1.02, 0.98, 0.90, 1.01]
+    base = [{"throughput": v, "deadlocked": float(r in (1, 4))} for r, v in enumerate(values)]
+    fixed = [{"throughput": v if r not in (1, 4) else 1.10, "deadlocked": 0.0} for r, v in enumerate(values)]
+    return WhatIfResult({"base": base, "fixed": fixed}, "max throughput", 3, kpis=["throughput"], deadlocks=policy)
+
+
+def test_the_headline_compares_on_the_pairs_the_difference_uses_and_names_the_deadlocks() -> None:
+    result = deadlocking()
+    summary = result.summary()
+    own = {name: summary["variants"][name]["throughput"] for name in ("base", "fixed")}
+    assert (own["base"]["n"], own["fixed"]["n"]) == (4, 6)
+    assert own["fixed"]["mean"] > own["base"]["mean"]  # the variants' own means differ ...
+    headline = summary["headline"]
+    diff = headline["difference"]
+    assert diff["mean"] == 0.0 and diff["n"] == 4  # ... but on the pairs they are the same
+    # the headline's means are those of the pairs: they differ by the paired difference (here: not at all)
+    assert headline["base"]["n"] == headline["best"]["n"] == headline["pairs"] == 4
+    assert headline["best"]["mean"] - headline["base"]["mean"] == pytest.approx(diff["mean"])
+    assert headline["base"]["mean"] == pytest.approx(np.mean([1.00, 1.02, 0.98, 1.01]))
+    assert headline["paired"]["throughput"]["best"] == headline["best"]
+    assert headline["replications"] == 6
+    assert headline["deadlocked"] == {"base": [1, 4], "fixed": []}
+    assert summary["deadlocks"] == {
+        "policy": "exclude",
+        "count": {"base": 2, "fixed": 0},
+        "replications": {"base": [1, 4], "fixed": []},
+    }
+    assert diff["relative"] == 0.0 and (diff["relative_low"], diff["relative_high"]) == (0.0, 0.0)
+    # included deadlocks count in every pair
+    included = deadlocking("include").summary()
+    assert included["headline"]["pairs"] == 6 and included["headline"]["difference"]["mean"] > 0
+
+
+def test_the_ranking_is_by_the_paired_difference_not_by_means_over_different_replications() -> None:
+    result = deadlocking()
+    # a variant worse than the base in every pair, whose own mean is lifted by the base's deadlocked replications
+    result.variants["worse"] = [
+        {"throughput": r["throughput"] - 0.01, "deadlocked": 0.0} for r in result.variants["fixed"]
+    ]
+    assert result.estimate("worse", "throughput").mean > result.estimate("base", "throughput").mean
+    assert result.difference("worse", "throughput").mean == pytest.approx(-0.01)
+    # fixed ties the base on the pairs and never deadlocks: it ranks first; worse's own mean does not lift it
+    assert result.ranking() == ["fixed", "base", "worse"]
+    assert not result.summary()["headline"]["base_wins"]
+    result.variants["fixed"] = [dict(r, deadlocked=float(i in (1, 4))) for i, r in enumerate(result.variants["base"])]
+    assert result.ranking() == ["base", "fixed", "worse"]  # a tie with as many deadlocks: the base first
+
+
+LOOP = """
+[scenario]
+name = "tiny_loop"
+horizon = 2000
+seed = 3
+
+[release]
+interarrival = { dist = "exponential", mean = 1.0 }
+product_mix = { A = 1.0 }
+
+[stations.make]
+buffer = 1
+quality = { base_rate = 0.15 }
+
+[stations.check]
+buffer = 1
+inspection = { detect = 0.9, rework = "fix", rework_time = { dist = "exponential", mean = 0.5 }, max_rework = 3 }
+
+[stations.fix]
+buffer = 1
+
+[products.A]
+route = [
+    { station = "make", time = { dist = "exponential", mean = 0.6 } },
+    { station = "check", time = { dist = "exponential", mean = 0.4 } },
+]
+"""
+
+
+def test_a_rework_loop_that_deadlocks_in_the_base_is_compared_on_its_pairs(tmp_path: Path) -> None:
+    path = tmp_path / "loop.toml"
+    path.write_text(LOOP, encoding="utf-8")
+    base = catalog.load(path)
+    variants = {"base": base, "b2": base.with_overrides({"stations.fix.buffer": 2})}
+    summary = whatif(variants, replications=6, seed=3, workers=1).summary()
+    deadlocked = summary["deadlocks"]["replications"]
+    assert deadlocked["base"] and not deadlocked["b2"]  # a bigger repair buffer takes the deadlock away
+    headline = summary["headline"]
+    assert headline["variant"] == "b2" and headline["deadlocked"] == deadlocked
+    assert headline["pairs"] == 6 - len(deadlocked["base"]) == headline["difference"]["n"]
+    assert headline["best"]["mean"] - headline["base"]["mean"] == pytest.approx(headline["difference"]["mean"])
