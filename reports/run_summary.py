@@ -11,7 +11,7 @@ from typing import Any
 
 from reports.headline import kpi_card, summary_section, value_text
 from reports.model import Card, Section, format_number
-from reports.sections import share, working_time
+from reports.sections import working_time
 
 HEADLINE_KPIS = ("throughput", "cycle_time_mean", "wip_mean")
 LOSSES = {"down": "breakdowns", "setup": "change-overs", "maintenance": "maintenance", "blocked": "blocking"}
@@ -24,8 +24,8 @@ def _mean(entry: Mapping[str, Any] | None) -> float:
 
 def working_share(station: Mapping[str, Any], kpi: str) -> float:
     """A station's share of calendar time in ``kpi`` as a share of its working (on-shift) time."""
-    value = share(station.get(kpi), working_time(station))
-    return value / 100 if value is not None else 0.0
+    working = working_time(station)
+    return _mean(station.get(kpi)) / working if working > 0 else 0.0
 
 
 def _percent(share: float) -> str:
