@@ -1,9 +1,10 @@
-"""Reports of result folders, whatever produced them: a run, a what-if study or a sweep.
+"""Reports of result folders, whatever produced them: a run, a what-if study, a sweep or an augmentation evaluation.
 
-``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet`` or a run's
-``summary.json``) and builds the matching report from the saved results only: nothing is simulated again. Both
-study reports open with a ``summary`` section (the best variant or point by the objective); the sections come from
-:mod:`reports.whatif` and :mod:`reports.sweep`.
+``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet``, a ``summary.json``
+of ``"kind": "augment"`` or a run's ``summary.json``) and builds the matching report from the saved results only:
+nothing is simulated again. Both study reports open with a ``summary`` section (the best variant or point by the
+objective); the sections come from :mod:`reports.whatif` and :mod:`reports.sweep`, the augmentation report's from
+:mod:`reports.augment`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from reports.augment import augment_report
 from reports.model import Report, ReportError, Reproducibility
 from reports.run import read_summary, run_report
 from reports.study_units import parse_objective
@@ -74,4 +76,8 @@ def folder_report(folder: str | Path) -> Report:
         return whatif_report(folder)
     if (folder / "sweep.parquet").exists():
         return sweep_report(folder)
+    if (folder / "summary.json").exists():
+        summary = read_summary(folder)
+        if summary.get("kind") == "augment":
+            return augment_report(summary)
     return run_report(folder)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from scenarios import catalog
+from scenarios.cli_augment import augment_app
+from scenarios.cli_common import command_line, err_console, out_console, print_json, user_errors
 from scenarios.console import kpi_tables, progress_bar, whatif_table
 from sim import files
 from sim.capacity import capacity_warnings, offered_load
@@ -32,11 +29,7 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Import scenarios from other formats.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-out_console = Console()
-err_console = Console(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
+app.add_typer(augment_app, name="augment")
 
 ScenarioArg = Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled scenario (see `list`).")]
 SetOpt = Annotated[
@@ -50,20 +43,6 @@ MaxEventsOpt = Annotated[
 MaxWallOpt = Annotated[
     float | None, typer.Option("--max-wall", min=0.001, help="Stop a replication that runs longer (seconds).")
 ]
-
-
-def user_errors(command: F) -> F:
-    """Print user errors (bad files, options) without a traceback and exit with code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ShopfloorError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @app.command()
@@ -103,14 +82,14 @@ def run(
         )
     for warning in result.warnings[len(capacity_warnings(spec)) :]:  # what the run found
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    result.command = _command_line()
+    result.command = command_line()
     summary = result.summary()
     if out is not None:
         result.save(out)
         if report:
             _write_report(out, quiet or as_json)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     elif not quiet:
         for table in kpi_tables(summary):
             out_console.print(table)
@@ -183,7 +162,7 @@ def whatif(
     _warn_deadlocks(result.summary()["deadlocks"], reps)
     base = variants["base"]
     summary = result.summary() | {
-        "command": _command_line(),
+        "command": command_line(),
         "scenario": _scenario_block(base),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
@@ -193,7 +172,7 @@ def whatif(
         if report:
             _write_report(out, quiet or as_json)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     elif not quiet:
         out_console.print(whatif_table(summary))
 
@@ -276,7 +255,7 @@ def sweep(
     base = loaded.base
     _warn_deadlocks(result.summary()["deadlocks"], reps)
     summary = result.summary() | {
-        "command": _command_line(),
+        "command": command_line(),
         "seed": master_seed,
         "design": spec.design,
         "scenario": _scenario_block(base),
@@ -288,7 +267,7 @@ def sweep(
     if report:
         _write_report(out, quiet or as_json)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     elif not quiet:
         out_console.print(
             f"{summary['points']} points × {reps} replications ({result.simulated} simulated now, "
@@ -336,7 +315,7 @@ def generate(
             workers,
             scheduler,
             advance,
-            command=_command_line(),
+            command=command_line(),
             limits=RunLimits(max_events, max_wall),
         )
     data = card.to_dict()
@@ -349,7 +328,7 @@ def generate(
             highlight=False,
         )
     if as_json:
-        _print_json(data)
+        print_json(data)
     elif not quiet:
         counts = ", ".join(f"{name}: {n:,}" for name, n in data["rows"].items())
         out_console.print(
@@ -413,14 +392,6 @@ def _warn_deadlocks(deadlocks: dict[str, Any], replications: int) -> None:
 def _scenario_block(scenario: Any) -> dict[str, str]:
     """Name, content hash and time unit of a study's base scenario, for its summary."""
     return {"name": scenario.name, "hash": scenario.content_hash, "time_unit": scenario.scenario.time_unit}
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def _command_line() -> str:
-    return " ".join(["shopfloor", *sys.argv[1:]])
 
 
 @app.command()

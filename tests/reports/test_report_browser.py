@@ -76,12 +76,26 @@ def assert_renders_summary_first(browser: str, report: Path, tmp_path: Path) -> 
         assert any(abs(r - ACCENT[0]) + abs(g - ACCENT[1]) + abs(b - ACCENT[2]) < 12 for _, (r, g, b) in top)
 
 
-REPORT_KINDS = ("electronics_run", "ft06_run", "whatif_folder", "sweep_folder")
+REPORT_KINDS = ("electronics_run", "ft06_run", "whatif_folder", "sweep_folder", "augment_folder")
+AUGMENT_SUMMARY = Path(__file__).parent / "data" / "augment_summary.json"
+
+
+@pytest.fixture
+def augment_folder(tmp_path: Path) -> Path:
+    """An `augment evaluate` folder holding only its summary.json (a real tiny run), with a real-vs-real fidelity
+    entry added (the all-rows entry stands in for it) so that its wider tables are measured too."""
+    summary = json.loads(AUGMENT_SUMMARY.read_text(encoding="utf-8"))
+    summary["fidelity"]["reference"] = summary["fidelity"]["all_rows"]
+    folder = tmp_path / "augment"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return folder
 
 
 @pytest.mark.parametrize("kind", REPORT_KINDS)
 def test_every_report_kind_renders_and_fits_on_screen_and_on_paper(kind: str, request, tmp_path: Path):
-    """Run (a plant with every mechanism), job shop, what-if and sweep reports, as the commands write them."""
+    """Run (a plant with every mechanism), job shop, what-if, sweep and augmentation reports, as the commands write
+    them."""
     browser = find_browser()
     folder = request.getfixturevalue(kind)
     report = folder / "report.html"

@@ -88,3 +88,13 @@ def dask_scheduler() -> Iterator[str]:
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def electronics_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40 000-row dataset of the bundled electronics line (≈ 2 replications, ~600 defects; ~4 s)."""
+    from sim.dataset import generate
+
+    folder = tmp_path_factory.mktemp("electronics_data")
+    generate(catalog.load("electronics_line"), 40_000, folder, workers=1)
+    return folder

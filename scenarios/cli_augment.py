@@ -1,0 +1,177 @@
+"""``shopfloor augment fit | sample | evaluate``: rare-defect augmentation with a conditional tabular GAN."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scenarios.cli_common import command_line, err_console, out_console, print_json, user_errors
+from sim import files
+from sim.errors import ShopfloorError
+
+augment_app = typer.Typer(
+    help="Augment rare defect rows with a conditional tabular GAN, and evaluate whether it helps.",
+    no_args_is_help=True,
+)
+
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the model and its samples.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+
+
+@contextlib.contextmanager
+def _bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar whose description can be updated; a no-op when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield progress, progress.add_task(label, total=total)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ShopfloorError(f"--device: must be auto, cpu or cuda, got {device!r}")
+
+
+@augment_app.command("fit")
+@user_errors
+def fit(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder written by `shopfloor generate`.")],
+    out: Annotated[Path, typer.Option(help="Model folder (model.safetensors, model.json, losses.png).")],
+    condition: Annotated[str, typer.Option(help="defect (flag) or defect_type.")] = "defect",
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: a fixed step budget).")] = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit a conditional GAN to a dataset's operations at the stations that create defects."""
+    from reports.augment import loss_figure
+    from scenarios.augment import fit_command
+
+    _check_device(device)
+    show = not quiet and err_console.is_terminal
+    with _bar("training", None, show) as bar:
+
+        def progress(epoch: int, total: int, log: Any) -> None:
+            if bar:
+                losses = "  ".join(f"{k} {v:+.3f}" for k, v in log.losses.items())
+                bar[0].update(bar[1], completed=epoch, total=total, description=f"epoch {epoch}/{total}  {losses}")
+
+        gan = fit_command(dataset, condition, out, seed, device, epochs, progress)
+    files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(loss_figure(gan.history)))
+    if not quiet:
+        seconds = sum(log.seconds for log in gan.history)
+        out_console.print(
+            f"model written to [bold]{out}[/] ({len(gan.history)} epochs, {seconds:.0f} s); "
+            f"losses: {out / 'losses.png'}",
+            highlight=False,
+        )
+
+
+@augment_app.command("sample")
+@user_errors
+def sample(
+    model: Annotated[Path, typer.Argument(help="Model folder written by `augment fit`.")],
+    out: Annotated[Path, typer.Option(help="Parquet file for the synthetic rows.")],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Rows to sample.")] = 1000,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", "-w", help="Condition column=value, e.g. defect=true (repeatable).")
+    ] = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Sample synthetic rows that meet the condition exactly."""
+    from scenarios.augment import sample_command
+
+    _check_device(device)
+    table = sample_command(model, n, where or [], out, seed, device)
+    if not quiet:
+        out_console.print(f"{table.num_rows:,} rows written to [bold]{out}[/]", highlight=False)
+
+
+@augment_app.command("evaluate")
+@user_errors
+def evaluate(
+    source: Annotated[str, typer.Argument(help="Scenario (file or bundled name) or a dataset folder.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for data, summary.json and the report.")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write report.html / report.md into --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per regime (models and subsamples).")] = 5,
+    train_rows: Annotated[int, typer.Option(min=1000, help="Operation rows of the training data.")] = 450_000,
+    test_rows: Annotated[int, typer.Option(min=1000, help="Operation rows of the fresh test data.")] = 200_000,
+    regimes: Annotated[str, typer.Option(help="Comma-separated: full, scarce, new_type.")] = "full,scarce,new_type",
+    new_type: Annotated[str | None, typer.Option(help="Defect type of the new_type regime.")] = None,
+    ratio: Annotated[float, typer.Option(min=0.001, help="Positives : negatives after resampling.")] = 0.2,
+    scarce_defects: Annotated[int, typer.Option(min=10, help="Defects in the scarce regime's history.")] = 300,
+    new_type_examples: Annotated[int, typer.Option(min=2, help="Rows of the new defect type kept.")] = 30,
+    epochs: Annotated[int | None, typer.Option(min=1, help="GAN epochs (default: --gan-steps).")] = None,
+    gan_steps: Annotated[int, typer.Option(min=1, help="GAN generator steps when --epochs is not given.")] = 2000,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed of the training data (default: the scenario's).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes for simulation.")] = None,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Evaluate augmentation arms on fresh replications, with the simulator's ground truth as the ceiling."""
+    from scenarios.augment_data import REGIMES
+    from scenarios.augment_eval import Settings
+    from scenarios.augment_eval import evaluate as run_evaluate
+
+    _check_device(device)
+    chosen = tuple(r.strip() for r in regimes.split(",") if r.strip())
+    if any(r not in REGIMES for r in chosen):
+        raise ShopfloorError(f"--regimes: choose from {', '.join(REGIMES)}, got {regimes!r}")
+    settings = Settings(
+        train_rows=train_rows,
+        test_rows=test_rows,
+        seeds=seeds,
+        ratio=ratio,
+        scarce_defects=scarce_defects,
+        new_type_examples=new_type_examples,
+        new_type=new_type,
+        regimes=chosen,
+        epochs=epochs,
+        gan={"target_steps": gan_steps},
+        device=device,
+    )
+    folder = out or Path("out") / f"augment_{Path(source).stem}"
+    files.ensure_dir(folder)
+    total = 2 + len(chosen) * seeds * len(settings.arms) + 1
+    show = not (quiet or as_json) and err_console.is_terminal
+    with _bar("augment evaluate", total, show) as bar:
+
+        def step(text: str) -> None:
+            if bar:
+                bar[0].update(bar[1], advance=1, description=text)
+
+        summary = run_evaluate(source, folder, settings, seed, workers, step)
+    summary["command"] = command_line()
+    files.write_json(folder / "summary.json", summary)
+    if report:
+        from reports.augment import augment_report
+        from reports.write import write_report
+
+        write_report(augment_report(summary), folder)
+    if as_json:
+        print_json(summary)
+    elif not quiet:
+        _print_targets(summary, folder, report)
+
+
+def _print_targets(summary: dict[str, Any], folder: Path, report: bool) -> None:
+    for entry in summary["targets"]:
+        mark = "[green]met[/]" if entry["met"] else "[red]missed[/]"
+        value = entry["value"]
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        out_console.print(f"{mark}  {entry['target']}: {shown} (goal {entry['goal']})", highlight=False)
+    where = folder / ("report.html" if report else "summary.json")
+    out_console.print(f"results in [bold]{where}[/]", highlight=False)
