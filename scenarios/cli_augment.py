@@ -22,6 +22,27 @@ augment_app = typer.Typer(
 SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the model and its samples.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="Threads for torch and the numeric libraries (default: all cores).")
+]
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    """Cap torch's and the BLAS/OpenMP pools' threads (on a shared machine one thread each can be much faster)."""
+    if threads is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -49,6 +70,7 @@ def fit(
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: a fixed step budget).")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Fit a conditional GAN to a dataset's operations at the stations that create defects."""
@@ -57,7 +79,7 @@ def fit(
 
     _check_device(device)
     show = not quiet and err_console.is_terminal
-    with _bar("training", None, show) as bar:
+    with _bar("training", None, show) as bar, _threads(threads):
 
         def progress(epoch: int, total: int, log: Any) -> None:
             if bar:
@@ -119,6 +141,7 @@ def evaluate(
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes for simulation.")] = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Evaluate augmentation arms on fresh replications, with the simulator's ground truth as the ceiling."""
@@ -147,7 +170,7 @@ def evaluate(
     files.ensure_dir(folder)
     total = 2 + len(chosen) * seeds * len(settings.arms) + 1
     show = not (quiet or as_json) and err_console.is_terminal
-    with _bar("augment evaluate", total, show) as bar:
+    with _bar("augment evaluate", total, show) as bar, _threads(threads):
 
         def step(text: str) -> None:
             if bar:

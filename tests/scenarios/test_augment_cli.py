@@ -23,7 +23,9 @@ def invoke(*args: str):
 @pytest.fixture(scope="module")
 def model(electronics_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gan") / "model"
-    result = invoke("augment", "fit", str(electronics_data), "--out", str(out), "--epochs", "2", "--device", "cpu")
+    result = invoke(
+        "augment", "fit", str(electronics_data), "--out", str(out), "--epochs", "2", "--device", "cpu", "--threads", "1"
+    )
     assert result.exit_code == 0, result.output
     return out
 
