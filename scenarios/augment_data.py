@@ -168,7 +168,7 @@ def new_type_split(task: Task, table: pa.Table, seed: int, defect_type: str, exa
     n_val = int(typed.target(validation).sum())
     if n_train + n_val < examples or n_train < 2:
         raise ShopfloorError(f"defect type {defect_type!r} has {n_train + n_val} rows; new_type needs {examples}")
-    keep_val = min(n_val, round(examples * n_val / (n_train + n_val)))
+    keep_val = min(n_val, round(examples * n_val / (n_train + n_val)), examples - 2)  # ≥ 2 to train on
     parts = []
     for part, keep in ((train, examples - keep_val), (validation, keep_val)):
         positives = np.flatnonzero(typed.target(part))

@@ -57,8 +57,15 @@ def _bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
 
 
 def _check_device(device: str) -> None:
+    """A device this machine has, checked before any work starts."""
     if device not in ("auto", "cpu", "cuda"):
         raise ShopfloorError(f"--device: must be auto, cpu or cuda, got {device!r}")
+    from surrogates.training import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise ShopfloorError(f"--device: {exc}") from None
 
 
 @augment_app.command("fit")
@@ -136,6 +143,7 @@ def evaluate(
     new_type_examples: Annotated[int, typer.Option(min=2, help="Rows of the new defect type kept.")] = 30,
     epochs: Annotated[int | None, typer.Option(min=1, help="GAN epochs (default: --gan-steps).")] = None,
     gan_steps: Annotated[int, typer.Option(min=1, help="GAN generator steps when --epochs is not given.")] = 2000,
+    gan_rows: Annotated[str, typer.Option(help="The GAN learns 'all' training rows or the 'positives' only.")] = "all",
     seed: Annotated[
         int | None, typer.Option(min=0, help="Seed of the training data (default: the scenario's).")
     ] = None,
@@ -164,6 +172,7 @@ def evaluate(
         regimes=chosen,
         epochs=epochs,
         gan={"target_steps": gan_steps},
+        gan_rows=gan_rows,
         device=device,
     )
     folder = out or Path("out") / f"augment_{Path(source).stem}"

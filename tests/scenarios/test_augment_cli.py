@@ -132,3 +132,21 @@ def test_evaluate_end_to_end(electronics_data: Path, tmp_path: Path) -> None:
 def test_evaluate_rejects_an_unknown_regime(electronics_data: Path, tmp_path: Path) -> None:
     result = invoke("augment", "evaluate", str(electronics_data), "--out", str(tmp_path), "--regimes", "huge")
     assert result.exit_code == 2 and "huge" in result.output
+
+
+def test_evaluate_with_a_gan_of_the_positive_rows_only(electronics_data: Path, tmp_path: Path) -> None:
+    result = invoke(
+        "augment", "evaluate", str(electronics_data), "--out", str(tmp_path), "--regimes", "new_type", "--seeds", "1",
+        "--test-rows", "20000", "--epochs", "2", "--new-type-examples", "12", "--gan-rows", "positives",
+        "--workers", "1", "--device", "cpu", "--threads", "1", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["gan"]["training_rows"] == summary["regimes"]["new_type"]["training_positives"]
+    assert summary["exactness"]["share"] == 1.0 and "all_rows" not in summary["fidelity"]
+    assert summary["privacy"]["dcr_holdout"] > 0
+
+
+def test_evaluate_rejects_an_unknown_gan_rows(electronics_data: Path, tmp_path: Path) -> None:
+    result = invoke("augment", "evaluate", str(electronics_data), "--out", str(tmp_path), "--gan-rows", "some")
+    assert result.exit_code == 2 and "--gan-rows" in result.output
