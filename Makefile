@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate.py
+	$(BIN)/python -m pip install --quiet -e ".[bench]"   # ctgan, the peer of bench/augment.py
+	$(BIN)/python bench/augment.py --rows 20000 --epochs 3
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
