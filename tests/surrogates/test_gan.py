@@ -8,23 +8,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from surrogates.gan import ConditionalGAN, _ClassSampler
 from surrogates.training import EpochLog, resolve_device, seeded, torch_generator
 
 COLUMNS = ["x", "y", "k", "flag"]
 CONDITION = ["defect", "station", "product"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads; on a shared 2-core machine, threads waiting at barriers cost a lot."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(previous)
 
 
 SMALL = {

@@ -7,23 +7,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 from surrogates.tabular import CHOICE, VALUE, TableEncoder
 
 STATIONS = ["printer", "placement", "reflow", "aoi"]  # "aoi" is in the dictionary but has no rows
 COLUMNS = ["product", "machine", "queue", "wait", "nominal", "rework", "wear", "pressure", "temp", "inspected", "note"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads; on a shared 2-core machine, threads waiting at barriers cost a lot."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(previous)
 
 
 def _dictionary(values: np.ndarray, dictionary: list[str]) -> pa.DictionaryArray:
