@@ -32,15 +32,8 @@ ARM_TEXT = {
 
 def augment_report(summary: Mapping[str, Any]) -> Report:
     """The augmentation report of an ``augment evaluate`` summary (title ``Augmentation report: <scenario>``)."""
-    scenario = summary.get("scenario") or {}
-    name = scenario.get("name", "?")
-    repro = Reproducibility(
-        command=summary.get("command", ""),
-        scenario=scenario.get("name", ""),
-        scenario_hash=scenario.get("hash", ""),
-        seed=summary.get("seed"),
-        wall_time_s=summary.get("wall_time_s"),
-    )
+    name = (summary.get("scenario") or {}).get("name", "?")
+    repro = Reproducibility.of_summary(summary)
     return Report(f"Augmentation report: {name}", repro, augment_sections(summary), data=dict(summary))
 
 

@@ -9,9 +9,7 @@ objective); the sections come from :mod:`reports.whatif` and :mod:`reports.sweep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -25,17 +23,6 @@ from reports.whatif import whatif_sections
 SWEEP_KPIS = ("throughput", "cycle_time_mean", "wip_mean", "late_share")
 
 
-def _reproducibility(summary: Mapping[str, Any]) -> Reproducibility:
-    scenario = summary.get("scenario") or {}
-    return Reproducibility(
-        command=summary.get("command", ""),
-        scenario=scenario.get("name", ""),
-        scenario_hash=scenario.get("hash", ""),
-        seed=summary.get("seed"),
-        wall_time_s=summary.get("wall_time_s"),
-    )
-
-
 def whatif_report(folder: str | Path) -> Report:
     """The report of a what-if study saved in ``folder``."""
     folder = Path(folder)
@@ -43,7 +30,7 @@ def whatif_report(folder: str | Path) -> Report:
     if "variants" not in summary or "differences" not in summary:
         raise ReportError(f"{folder / 'summary.json'}: not the summary of a what-if study")
     name = (summary.get("scenario") or {}).get("name", folder.name)
-    report = Report(f"What-if report: {name}", _reproducibility(summary), data=summary)
+    report = Report(f"What-if report: {name}", Reproducibility.of_summary(summary), data=summary)
     report.sections = whatif_sections(summary)
     return report
 
@@ -59,7 +46,7 @@ def sweep_report(folder: str | Path) -> Report:
     decisions = [d for d in summary.get("decisions", []) if d in table.column_names]
     kpis = [k for k in SWEEP_KPIS if k in table.column_names]
     name = (summary.get("scenario") or {}).get("name", folder.name)
-    report = Report(f"Sweep report: {name}", _reproducibility(summary), data=summary)
+    report = Report(f"Sweep report: {name}", Reproducibility.of_summary(summary), data=summary)
     _, target = parse_objective(str(summary.get("objective") or ""))
     if target in table.column_names and target not in kpis:
         kpis.insert(0, target)  # the objective's KPI is always shown

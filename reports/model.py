@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -213,6 +214,18 @@ class Reproducibility:
     python: str = field(default_factory=platform.python_version)
     torch: str = field(default_factory=lambda: package_version("torch"))
     date: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+    @classmethod
+    def of_summary(cls, summary: Mapping[str, Any]) -> Reproducibility:
+        """The block of a study's ``summary.json`` (command, scenario name and hash, seed, wall time)."""
+        scenario = summary.get("scenario") or {}
+        return cls(
+            command=summary.get("command", ""),
+            scenario=scenario.get("name", ""),
+            scenario_hash=scenario.get("hash", ""),
+            seed=summary.get("seed"),
+            wall_time_s=summary.get("wall_time_s"),
+        )
 
     def rows(self) -> list[tuple[str, Cell]]:
         """(label, value) pairs in display order."""
