@@ -129,8 +129,8 @@ def mixture(y: np.ndarray, max_modes: int, seed: int) -> tuple[tuple[float, ...]
     if y.size > MIXTURE_ROWS:
         y = np.random.default_rng(seed).choice(y, MIXTURE_ROWS, replace=False)
     modes = min(max_modes, np.unique(y).size)
-    if modes == 1:
-        return (float(y[0]),), (MIN_STD,), (1.0,)
+    if modes == 1:  # one value, or one mode asked for: a plain Gaussian
+        return (float(y.mean()),), (max(float(y.std()), MIN_STD),), (1.0,)
     bgm = BayesianGaussianMixture(
         n_components=modes,
         covariance_type="diag",  # the same model as "full" in 1-D, several times faster

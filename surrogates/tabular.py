@@ -160,6 +160,26 @@ class TableEncoder:
         self._fitted()
         return self._group
 
+    @property
+    def group_values(self) -> tuple[Any, ...]:
+        """The group column's values seen in fit, in code order (empty without a group)."""
+        self._fitted()
+        return self._group_values
+
+    def group_codes(self, groups: Any) -> np.ndarray:
+        """Code of each group value (its position in `group_values`); ValueError for a value unseen in fit."""
+        self._fitted()
+        return self._group_index(groups)
+
+    def in_mode(self, data: np.ndarray, column: str) -> np.ndarray:
+        """Rows of encoded `data` whose continuous `column` holds a value of a mixture mode (not a point mass, not
+        missing, not structurally absent)."""
+        spec = self._spec(column)
+        if not isinstance(spec, Continuous):
+            raise ValueError(f"column {column!r} is categorical, not continuous")
+        start = self._offsets[self._columns.index(column)] + 1 + len(spec.points)
+        return np.asarray(data)[:, start : start + len(spec.means)].sum(axis=1) > 0
+
     def categories(self, column: str) -> tuple[Any, ...]:
         """Categories of a categorical column in code order; None stands for the missing category."""
         spec = self._spec(column)

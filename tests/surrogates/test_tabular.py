@@ -209,3 +209,18 @@ def test_errors_are_clear(table: pa.Table, encoder: TableEncoder) -> None:
         TableEncoder().fit(pa.table({"x": [1.0, np.inf, 2.0]}), ["x"])
     with pytest.raises(ValueError, match="no column"):
         TableEncoder().fit(table, ["nope"])
+
+
+def test_one_mode_is_the_columns_own_gaussian_and_in_mode_finds_its_values():
+    rng = np.random.default_rng(11)
+    x = rng.normal(245.0, 1.5, 3000)
+    x[:600] = 1.0  # a point mass
+    table = pa.table({"g": np.where(np.arange(3000) % 2 == 0, "p", "q"), "x": x})
+    enc = TableEncoder(max_modes=1).fit(table, ["x"], group="g")
+    data = enc.transform(table)
+    rest = x[600:]
+    alpha = data[600:, 0]
+    assert abs(alpha.std() * 4 - 1.0) < 0.05 and abs(alpha.mean()) < 0.02  # alpha = (x − mean) / (4 sd)
+    assert enc.in_mode(data, "x").tolist() == [False] * 600 + [True] * 2400
+    assert np.allclose(enc.inverse_transform(data, table["g"])["x"].to_numpy()[600:], rest)
+    assert enc.group_values == ("p", "q") and enc.group_codes(["q", "p"]).tolist() == [1, 0]
