@@ -286,6 +286,7 @@ class ConditionalGAN:
                 if progress is not None:
                     progress(epoch, epochs, log)
         self._generator.eval()
+        self._critic = disc.eval()
 
     def _step(
         self,
@@ -368,6 +369,21 @@ class ConditionalGAN:
         generated = self._encoder.inverse_transform(data, groups)
         parts = {**{c: conditions[c] for c in self._condition}, **{c: generated[c] for c in self._columns}}
         return pa.table({c: parts[c] for c in self._order})
+
+    def critic_score(self, table: pa.Table) -> np.ndarray:
+        """Per row of `table` (data and condition columns), minus the critic's output: higher = less like the
+        training rows. Needs ``pac = 1`` (a critic of single rows) and a model fitted here (critics are not saved)."""
+        critic = getattr(self, "_critic", None)
+        if critic is None or self.pac != 1:
+            raise ValueError("critic_score needs a ConditionalGAN fitted in this process with pac=1")
+        data = self._encoder.transform(table)[:, self._layout.order]
+        rows = np.concatenate([data, self._cond_encoder.transform(table)], axis=1)
+        with torch.no_grad():
+            scores = [
+                critic(torch.as_tensor(c, device=self._device))
+                for c in np.array_split(rows, max(1, len(rows) // _SAMPLE_CHUNK))
+            ]
+        return -torch.cat(scores).reshape(-1).cpu().numpy().astype(np.float64)
 
     # ----- persistence
 
