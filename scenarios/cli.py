@@ -13,6 +13,7 @@ from rich.markup import escape
 from scenarios import catalog
 from scenarios.cli_augment import augment_app
 from scenarios.cli_common import command_line, err_console, out_console, print_json, user_errors
+from scenarios.cli_latents import latents_app
 from scenarios.console import kpi_tables, progress_bar, whatif_table
 from sim import files
 from sim.capacity import capacity_warnings, offered_load
@@ -30,6 +31,7 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import scenarios from other formats.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(augment_app, name="augment")
+app.add_typer(latents_app, name="latents")
 
 ScenarioArg = Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled scenario (see `list`).")]
 SetOpt = Annotated[

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scenarios.cli_common import command_line, err_console, out_console, print_json, user_errors
+from scenarios.cli_common import (
+    DeviceOpt,
+    QuietOpt,
+    SeedOpt,
+    ThreadsOpt,
+    check_device,
+    command_line,
+    err_console,
+    out_console,
+    print_json,
+    status_bar,
+    threads_limited,
+    user_errors,
+)
 from sim import files
 from sim.errors import ShopfloorError
 
@@ -18,54 +28,6 @@ augment_app = typer.Typer(
     help="Augment rare defect rows with a conditional tabular GAN, and evaluate whether it helps.",
     no_args_is_help=True,
 )
-
-SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the model and its samples.")]
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
-ThreadsOpt = Annotated[
-    int | None, typer.Option(min=1, help="Threads for torch and the numeric libraries (default: all cores).")
-]
-
-
-@contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    """Cap torch's and the BLAS/OpenMP pools' threads (on a shared machine one thread each can be much faster)."""
-    if threads is None:
-        yield
-        return
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(threads):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar whose description can be updated; a no-op when disabled."""
-    if not enabled:
-        yield None
-        return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        yield progress, progress.add_task(label, total=total)
-
-
-def _check_device(device: str) -> None:
-    """A device this machine has, checked before any work starts."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ShopfloorError(f"--device: must be auto, cpu or cuda, got {device!r}")
-    from surrogates.training import resolve_device
-
-    try:
-        resolve_device(device)
-    except ValueError as exc:
-        raise ShopfloorError(f"--device: {exc}") from None
 
 
 @augment_app.command("fit")
@@ -84,9 +46,9 @@ def fit(
     from reports.augment import loss_figure
     from scenarios.augment import fit_command
 
-    _check_device(device)
+    check_device(device)
     show = not quiet and err_console.is_terminal
-    with _bar("training", None, show) as bar, _threads(threads):
+    with status_bar("training", None, show) as bar, threads_limited(threads):
 
         def progress(epoch: int, total: int, log: Any) -> None:
             if bar:
@@ -120,7 +82,7 @@ def sample(
     """Sample synthetic rows that meet the condition exactly."""
     from scenarios.augment import sample_command
 
-    _check_device(device)
+    check_device(device)
     table = sample_command(model, n, where or [], out, seed, device)
     if not quiet:
         out_console.print(f"{table.num_rows:,} rows written to [bold]{out}[/]", highlight=False)
@@ -157,7 +119,7 @@ def evaluate(
     from scenarios.augment_eval import Settings
     from scenarios.augment_eval import evaluate as run_evaluate
 
-    _check_device(device)
+    check_device(device)
     chosen = tuple(r.strip() for r in regimes.split(",") if r.strip())
     if any(r not in REGIMES for r in chosen):
         raise ShopfloorError(f"--regimes: choose from {', '.join(REGIMES)}, got {regimes!r}")
@@ -179,7 +141,7 @@ def evaluate(
     files.ensure_dir(folder)
     total = 2 + len(chosen) * seeds * len(settings.arms) + 1
     show = not (quiet or as_json) and err_console.is_terminal
-    with _bar("augment evaluate", total, show) as bar, _threads(threads):
+    with status_bar("augment evaluate", total, show) as bar, threads_limited(threads):
 
         def step(text: str) -> None:
             if bar:

@@ -1,16 +1,19 @@
-"""What every ``shopfloor`` sub-command shares: the consoles, the user-error guard, JSON output."""
+"""What every ``shopfloor`` sub-command shares: the consoles, the user-error guard, JSON output, and the learned
+models' options (seed, device, threads) with a progress bar."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.errors import ShopfloorError
 
@@ -42,3 +45,52 @@ def print_json(data: dict[str, Any]) -> None:
 def command_line() -> str:
     """The command as typed, for summaries and cards."""
     return " ".join(["shopfloor", *sys.argv[1:]])
+
+
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the model and its samples.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="Threads for torch and the numeric libraries (default: all cores).")
+]
+
+
+@contextlib.contextmanager
+def threads_limited(threads: int | None) -> Iterator[None]:
+    """Cap torch's and the BLAS/OpenMP pools' threads (on a shared machine one thread each can be much faster)."""
+    if threads is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def status_bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar whose description can be updated; a no-op when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield progress, progress.add_task(label, total=total)
+
+
+def check_device(device: str) -> None:
+    """A device this machine has, checked before any work starts."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ShopfloorError(f"--device: must be auto, cpu or cuda, got {device!r}")
+    from surrogates.training import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise ShopfloorError(f"--device: {exc}") from None
