@@ -1,10 +1,12 @@
-"""Reports of result folders, whatever produced them: a run, a what-if study, a sweep or an augmentation evaluation.
+"""Reports of result folders, whatever produced them: a run, a what-if study, a sweep, an augmentation or a latents
+evaluation, or a set-point recommendation.
 
 ``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet``, a ``summary.json``
-of ``"kind": "augment"`` or a run's ``summary.json``) and builds the matching report from the saved results only:
-nothing is simulated again. Both study reports open with a ``summary`` section (the best variant or point by the
-objective); the sections come from :mod:`reports.whatif` and :mod:`reports.sweep`, the augmentation report's from
-:mod:`reports.augment`.
+of ``"kind": "augment"``, ``"latents"`` or ``"latents_recommend"``, or a run's ``summary.json``) and builds the
+matching report from the saved results only: nothing is simulated again. Both study reports open with a
+``summary`` section (the best variant or point by the objective); the sections come from :mod:`reports.whatif` and
+:mod:`reports.sweep`, the augmentation report's from :mod:`reports.augment`, the latent monitoring and set-point
+reports' from :mod:`reports.latents`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from reports.augment import augment_report
+from reports.latents import latents_report
+from reports.latents_recommend import recommend_report
 from reports.model import Report, ReportError, Reproducibility
 from reports.run import read_summary, run_report
 from reports.study_units import parse_objective
@@ -67,4 +71,8 @@ def folder_report(folder: str | Path) -> Report:
         summary = read_summary(folder)
         if summary.get("kind") == "augment":
             return augment_report(summary)
+        if summary.get("kind") == "latents":
+            return latents_report(summary, folder)
+        if summary.get("kind") == "latents_recommend":
+            return recommend_report(summary)
     return run_report(folder)
