@@ -28,7 +28,8 @@ VIEWS = {
     ),
     "score_time": (
         "Window scores over time",
-        "The VAE's window score per station, the alarm threshold dashed, fault occurrences shaded.",
+        "Per fault, the VAE's window score on the struck machine around its first occurrence, the station's alarm "
+        "threshold dashed, fault occurrences shaded.",
     ),
 }
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -73,9 +74,6 @@ def targets_sentence(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     rest = len(targets) - met - missed
     tail = f", {rest} not measurable" if rest else ""
     return [f"{met} of {len(targets)} targets are met, {missed} missed{tail} (see Targets)."]
-
-
-# --- the evaluation report ---------------------------------------------------------------------------------------
 
 
 def latents_report(summary: Mapping[str, Any], folder: str | Path | None = None) -> Report:
@@ -168,7 +166,7 @@ def _summary(summary: Mapping[str, Any]) -> Section:
     if model:
         dim = model.get("latent_dim", settings.get("latent_dim"))
         cards.append(
-            Card("VAE active units", model.get("active_units"), f"of {number(dim)}", f"KL > {ACTIVE_KL:g} nats")
+            Card("VAE active units", model.get("active_units"), f"of {number(dim)}", f"KL > {_active(model):g} nats")
         )
         epochs = len(model.get("history") or []) or settings.get("epochs")
         cards.append(
@@ -325,25 +323,27 @@ def _views(listed: Mapping[str, Any], folder: str | Path | None) -> Section:
     return section
 
 
+def _active(model: Mapping[str, Any]) -> float:
+    """The KL above which the command counted a latent dimension as active."""
+    return float(model.get("active_threshold", ACTIVE_KL))
+
+
 def _model(summary: Mapping[str, Any]) -> Section:
     """The VAE: its size, training history and KL per latent dimension."""
     model, settings = summary.get("model") or {}, summary.get("settings") or {}
-    history, kl = model.get("history") or [], model.get("kl_per_dim") or []
+    history, kl, active = model.get("history") or [], model.get("kl_per_dim") or [], _active(model)
     text = [
         f"{number(model.get('latent_dim'))} latent dimensions, {number(model.get('active_units'))} active (KL above "
-        f"{ACTIVE_KL:g} nats); trained in {number(model.get('train_seconds'))} s on {number(model.get('rows'))} rows, "
+        f"{active:g} nats); trained in {number(model.get('train_seconds'))} s on {number(model.get('rows'))} rows, "
         f"{number(len(history) or settings.get('epochs'))} epochs, β = {number(settings.get('beta'))}."
     ]
     section = Section("model", "The VAE", text=text)
     if history:
-        caption = "Per epoch: the loss (reconstruction + β × KL), its two terms and β."
+        caption = "Per epoch: the negative ELBO (reconstruction + KL), its two terms and the annealed β."
         section.figures.append(Figure("history", "Training history", caption, png=history_figure(history)))
     if kl:
-        caption = f"Mean KL of each latent dimension to the prior (log scale); dashed: {ACTIVE_KL:g} nats."
-        section.figures.append(Figure("kl", "KL per latent dimension", caption, png=kl_figure(kl)))
-        rows: list[list[Cell]] = [[i, v, MARK[v is not None and v > ACTIVE_KL]] for i, v in enumerate(kl, start=1)]
+        caption = f"Mean KL of each latent dimension to the prior (log scale); dashed: {active:g} nats."
+        section.figures.append(Figure("kl", "KL per latent dimension", caption, png=kl_figure(kl, active)))
+        rows: list[list[Cell]] = [[i, v, MARK[v is not None and v > active]] for i, v in enumerate(kl, start=1)]
         section.tables.append(Table(["dimension", "KL", "active"], rows, ["", "nats", ""], "KL per dimension", "kl"))
     return section
-
-
-# --- the recommendation report -----------------------------------------------------------------------------------

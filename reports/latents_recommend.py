@@ -32,19 +32,15 @@ def recommend_report(summary: Mapping[str, Any]) -> Report:
     )
 
 
-def recommend_sections(summary: Mapping[str, Any], prefix: str = "") -> list[Section]:
-    """Summary, set-points, verification, budget and targets; ``prefix`` keeps the ids unique inside another
-    report (whose summary is then a section of its own)."""
-    first = _recommend_summary(summary)
-    if prefix:
-        first.id, first.title = prefix.rstrip("-"), "Set-point recommendation"
-    sections = [first, _setpoints(summary, prefix), _verification(summary, prefix)]
+def recommend_sections(summary: Mapping[str, Any]) -> list[Section]:
+    """Summary, set-points, verification, budget and targets."""
+    sections = [_recommend_summary(summary), _setpoints(summary), _verification(summary)]
     if summary.get("budget"):
         rows: list[list[Cell]] = [[m, n] for m, n in summary["budget"].items()]
         table = Table(["method", "simulated replications"], rows, caption="Simulation budget", id="budget")
         text = ["Replications each method simulated to choose its set-points (verification not counted)."]
-        sections.append(Section(f"{prefix}budget", "Budget", text=text, tables=[table]))
-    sections.append(targets_section(summary.get("targets") or [], id=f"{prefix}targets"))
+        sections.append(Section("budget", "Budget", text=text, tables=[table]))
+    sections.append(targets_section(summary.get("targets") or []))
     return sections
 
 
@@ -90,21 +86,23 @@ def _recommend_summary(summary: Mapping[str, Any]) -> Section:
     if variants:
         text.insert(
             0,
-            f"Every variant is re-simulated with {number(n)} replications (seed "
-            f"{(summary.get('settings') or {}).get('seed', '?')}); differences are against the base.",
+            f"Every variant is re-simulated with {number(n)} fresh replications (seed "
+            f"{(summary.get('verification') or {}).get('seed', '?')}) under common random numbers; differences are "
+            "against the base. The defect model learns from the simulator's true per-operation defect flags (a plant "
+            "would use its inspection records).",
         )
     text += targets_sentence(summary.get("targets") or [])
     return summary_section(cards, text)
 
 
-def _setpoints(summary: Mapping[str, Any], prefix: str) -> Section:
+def _setpoints(summary: Mapping[str, Any]) -> Section:
     """Station × parameter: the base value and each variant's recommendation."""
     setpoints = summary.get("setpoints") or {}
     names = ordered(VARIANTS, list(setpoints))
     keys = list(dict.fromkeys((s, p) for v in names for s, params in (setpoints[v] or {}).items() for p in params))
     rows: list[list[Cell]] = [[s, p, *(((setpoints[v] or {}).get(s) or {}).get(p) for v in names)] for s, p in keys]
     section = Section(
-        f"{prefix}setpoints", "Set-points", text=["; ".join(f"{v}: {VARIANT_TEXT.get(v, v)}" for v in names) + "."]
+        "setpoints", "Set-points", text=["; ".join(f"{v}: {VARIANT_TEXT.get(v, v)}" for v in names) + "."]
     )
     if rows:
         section.tables.append(Table(["station", "parameter", *names], rows, caption="Set-points", id="setpoints"))
@@ -113,12 +111,12 @@ def _setpoints(summary: Mapping[str, Any], prefix: str) -> Section:
     return section
 
 
-def _verification(summary: Mapping[str, Any], prefix: str) -> Section:
+def _verification(summary: Mapping[str, Any]) -> Section:
     """Each variant's defects per board, scrap rate and throughput, and the differences from the base."""
     unit = (summary.get("settings") or {}).get("time_unit", "min")
     variants = _variants(summary)
     section = Section(
-        f"{prefix}verification",
+        "verification",
         "Verification by re-simulation",
         text=["Means over the verification replications with 95 % confidence intervals."],
     )
@@ -126,9 +124,7 @@ def _verification(summary: Mapping[str, Any], prefix: str) -> Section:
         section.text = ["The summary holds no verification."]
         return section
     caption = "Mean and 95 % CI per variant; dashed: the base."
-    section.figures.append(
-        Figure(f"{prefix}defects", "Defects per board", caption, png=recommendation_figure(variants))
-    )
+    section.figures.append(Figure("defects", "Defects per board", caption, png=recommendation_figure(variants)))
     header = ["variant", "mean", "95 % CI low", "95 % CI high", "vs base", "vs base CI low", "vs base CI high"]
     for kpi in VERIFIED:
         if not any(kpi in v for v in variants.values()):

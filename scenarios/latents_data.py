@@ -57,6 +57,15 @@ class Monitored:
         return self.table["machine"].to_numpy()
 
 
+def sample_rows(table: pa.Table, seed: int, n: int = 20_000) -> pa.Table:
+    """At most ``n`` rows drawn at random (seeded), for statistics of a model over its data (rows are sorted by
+    stream, so the first rows would be one replication's first stations)."""
+    if table.num_rows <= n:
+        return table
+    picked = np.sort(np.random.default_rng(seed).choice(table.num_rows, n, replace=False))
+    return table.take(pa.array(picked))
+
+
 def numeric_columns(scenario: Scenario) -> tuple[str, ...]:
     """Tool wear (if any station wears), every process parameter, and the pace."""
     params = list(dict.fromkeys(p for st in scenario.stations.values() for p in st.parameters))
@@ -111,13 +120,27 @@ class Datasets:
 
 
 def ensure_datasets(
-    scenario: Scenario, folder: Path, rows: int, test_rows: int, seed: int, workers: int | None, progress=None
+    scenario: Scenario,
+    folder: Path,
+    rows: int,
+    test_rows: int,
+    seed: int,
+    workers: int | None,
+    test_folder: Path | None = None,
 ) -> Datasets:
-    """Fault-free training data (seed) and test data with faults (seed + 1), generated unless already there."""
+    """Fault-free training data (seed) and test data with faults: ``test_folder`` (a dataset of this scenario
+    generated with another seed) or fresh replications (seed + 1), generated unless already there."""
     if not scenario.faults:
         raise ShopfloorError(f"{scenario.source}: the scenario injects no faults ([[faults]]), so nothing to detect")
-    train = ensure_dataset(without_faults(scenario), rows, folder / "train", seed, workers, progress)
-    test = ensure_dataset(scenario, test_rows, folder / "test", seed + 1, workers, progress)
+    if test_folder is not None:
+        card = DatasetCard.load(test_folder)
+        if card.seed == seed:
+            raise ShopfloorError(
+                f"{test_folder}: generated with seed {seed}, the training seed: its replications would replay the "
+                "training data; pass another --data-seed or generate the test data with another --seed"
+            )
+    train = ensure_dataset(without_faults(scenario), rows, folder / "train", seed, workers)
+    test = test_folder or ensure_dataset(scenario, test_rows, folder / "test", seed + 1, workers)
     return Datasets(train, test, DatasetCard.load(train), DatasetCard.load(test))
 
 

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from scenarios.latents_data import Monitored, ensure_datasets, load_monitored, split_validation, without_faults
+from scenarios.latents_data import (
+    Monitored,
+    ensure_datasets,
+    load_monitored,
+    sample_rows,
+    split_validation,
+    without_faults,
+)
 from scenarios.latents_figures import TimelinePanel, latent_map, score_timelines
 from scenarios.latents_scores import METHODS, MethodScores, View, all_scores, fit_vae
 from sim.spec import Scenario
@@ -41,7 +48,7 @@ from surrogates.detection import (
 )
 from surrogates.monitoring import alarms, thresholds
 from surrogates.training import Progress
-from surrogates.vae import ProcessVAE
+from surrogates.vae import ACTIVE_UNIT, ProcessVAE
 
 OUTCOME_ONLY = ("degradation",)  # kinds with no sensor signature
 DRIFT_KINDS = ("sensor_drift", "process_drift")
@@ -52,7 +59,7 @@ COMPARED = ("pca", "mahalanobis", "ewma")
 class Settings:
     """The protocol's knobs, fixed before any test row is seen (recorded in the summary)."""
 
-    rows: int = 200_000  # fault-free rows generated for training and held-out normal data
+    rows: int = 260_000  # fault-free rows generated: ≈ 200 k for training, the rest held-out normal data
     test_rows: int = 200_000
     window: float = 60.0
     quantile: float = 0.99
@@ -118,19 +125,30 @@ def _finite(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def _ranked(score: np.ndarray) -> np.ndarray:
+    """Scores with NaN and −inf (nothing to measure) below every finite score and +inf above: metrics need numbers."""
+    score = np.asarray(score, dtype=np.float64)
+    finite = score[np.isfinite(score)]
+    low, high = (finite.min() - 1.0, finite.max() + 1.0) if finite.size else (0.0, 1.0)
+    return np.where(np.isnan(score) | (score == -np.inf), low, np.where(score == np.inf, high, score))
+
+
 def _detection(truth: Truth, test: View, scores: dict[str, MethodScores], seed: int) -> tuple[list, list]:
+    """Per fault, method and level: AUROC (windows: with a bootstrap over replications) and AUPRC; ROC points."""
     rows, roc = [], []
+    replication = test.replications()
     for f in truth.faults:
         station = f["station"]
         row_sel = (test.rows.stations == station) & ((truth.row_fault == f["fault"]) | (truth.row_fault == "none"))
         y_row = truth.row_fault[row_sel] == f["fault"]
         win_sel = (test.stations == station) & (truth.window_faults[f["fault"]] | truth.window_normal)
         y_win = truth.window_faults[f["fault"]][win_sel]
+        clusters = replication[win_sel]
         for method, s in scores.items():
             base = {"fault": f["fault"], "kind": f["kind"], "station": station, "method": method}
             for level, y, score in (("row", y_row, s.rows_test[row_sel]), ("window", y_win, s.windows_test[win_sel])):
-                score = np.nan_to_num(score, nan=-np.inf, posinf=np.finfo(float).max)
-                interval = auroc_interval(y, score, seed=seed) if level == "window" else None
+                score = _ranked(score)
+                interval = auroc_interval(y, score, seed=seed, clusters=clusters) if level == "window" else None
                 rows.append(
                     base
                     | {
@@ -150,8 +168,9 @@ def _detection(truth: Truth, test: View, scores: dict[str, MethodScores], seed: 
 
 def _alarms(validation: View, test: View, s: MethodScores, quantile: float) -> tuple[np.ndarray, dict]:
     """Alarmed test windows at the per-station thresholds from held-out normal windows, and the thresholds."""
-    limits = thresholds(np.nan_to_num(s.windows_validation, nan=-np.inf), validation.stations, quantile)
-    return alarms(np.nan_to_num(s.windows_test, nan=-np.inf), test.stations, limits), limits
+    low = np.finfo(float).min  # NaN or −inf: a window with nothing to measure never alarms
+    limits = thresholds(np.nan_to_num(s.windows_validation, nan=low, neginf=low), validation.stations, quantile)
+    return alarms(np.nan_to_num(s.windows_test, nan=low, neginf=low), test.stations, limits), limits
 
 
 def _delays(truth: Truth, test: View, alarmed: dict[str, np.ndarray]) -> tuple[list, list]:
@@ -237,20 +256,24 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
     model = summary["model"]
-    per_200k = model["train_seconds"] * 200_000 / max(model["rows"], 1)
+    seconds, rows = model["train_seconds"], model["rows"]
+    at_size = rows >= 190_000  # the step budget is fixed, so only a run of about this size measures the target
     out.append(
         _target(
             "training on 200 k rows ≤ 5 min",
             "≤ 300 s",
-            per_200k,
-            per_200k <= 300,
-            f"{model['rows']} rows in {model['train_seconds']:.0f} s (scaled to 200 k)",
+            seconds if at_size else None,
+            seconds <= 300,
+            f"{rows} rows in {seconds:.0f} s" + ("" if at_size else " (fewer than 200 k rows: not measured)"),
         )
     )
     return out
 
 
-def _figures(vae: ProcessVAE, test: View, truth: Truth, vae_scores: MethodScores, limits, folder: Path) -> dict:
+def _figures(
+    vae: ProcessVAE, test: View, truth: Truth, vae_scores: MethodScores, limits, folder: Path, time_unit: str
+) -> dict:
+    """The latent map and the score timelines (they need per-row arrays); their paths relative to the result."""
     from sklearn.decomposition import PCA
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -282,7 +305,7 @@ def _figures(vae: ProcessVAE, test: View, truth: Truth, vae_scores: MethodScores
             )
         )
     if panels:
-        path = score_timelines(panels, folder / "score_time.png")
+        path = score_timelines(panels, folder / "score_time.png", time_unit)
         figures["score_time"] = str(path.relative_to(folder.parent))
     return figures
 
@@ -298,9 +321,11 @@ def evaluate(
     """Run the protocol into ``folder`` (data/, figures/) and return the summary (see the module docstring)."""
     started = time.perf_counter()
     seed = scenario.scenario.seed if settings.data_seed is None else settings.data_seed
-    say("generating the fault-free training data and the test data with faults")
-    data = ensure_datasets(scenario, folder / "data", settings.rows, settings.test_rows, seed, settings.workers)
-    test_dir = test_folder or data.test
+    say("generating the fault-free training data" + ("" if test_folder else " and the test data with faults"))
+    data = ensure_datasets(
+        scenario, folder / "data", settings.rows, settings.test_rows, seed, settings.workers, test_folder
+    )
+    test_dir = data.test
     train, validation_rows = split_validation(load_monitored(without_faults(scenario), data.train))
     test_rows = load_monitored(scenario, test_dir)
     validation, test = View.of(validation_rows, settings.window), View.of(test_rows, settings.window)
@@ -313,7 +338,7 @@ def evaluate(
     for method, s in scores.items():
         alarmed[method], limits[method] = _alarms(validation, test, s, settings.quantile)
     delays, false = _delays(truth, test, alarmed)
-    sample = train.table.slice(0, 20_000)
+    sample = sample_rows(train.table, settings.seed)
     kl = vae.kl_per_dim(sample)
     summary = {
         "kind": "latents",
@@ -323,7 +348,8 @@ def evaluate(
         | {
             "time_unit": scenario.scenario.time_unit,
             "train_seed": seed,
-            "test_seed": seed + 1,
+            "test_seed": data.test_card.seed,
+            "test_rows": data.test_card.rows["operations"],
             "methods": list(settings.methods),
         },
         "data": {
@@ -337,7 +363,8 @@ def evaluate(
         },
         "model": {
             "latent_dim": vae.latent_dim,
-            "active_units": int(vae.active_units(sample).sum()),
+            "active_units": int((kl > ACTIVE_UNIT).sum()),
+            "active_threshold": ACTIVE_UNIT,
             "kl_per_dim": [float(v) for v in kl],
             "train_seconds": seconds,
             "rows": train.table.num_rows,
@@ -352,7 +379,8 @@ def evaluate(
         "thresholds": {m: {str(k): float(v) for k, v in t.items()} for m, t in limits.items()},
     }
     if "vae" in scores:
-        summary["figures"] = _figures(vae, test, truth, scores["vae"], limits["vae"], folder / "figures")
+        unit = scenario.scenario.time_unit
+        summary["figures"] = _figures(vae, test, truth, scores["vae"], limits["vae"], folder / "figures", unit)
     summary["targets"] = targets(summary)
     summary["wall_time_s"] = time.perf_counter() - started
     return summary

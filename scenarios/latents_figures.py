@@ -137,16 +137,3 @@ def score_timelines(panels: Sequence[TimelinePanel], path: Path, time_unit: str 
         fig.legend(handles=handles, ncols=min(len(handles), 4), loc="outside lower center", frameon=False, fontsize=8)
         data = png(fig)
     return files.write_atomic(path, lambda tmp: tmp.write_bytes(data))
-
-
-def score_timeline(
-    time: np.ndarray,
-    score: np.ndarray,
-    threshold: float,
-    faults: Sequence[tuple[float, float, str]],
-    path: Path,
-    title: str,
-    time_unit: str = "min",
-) -> Path:
-    """:func:`score_timelines` of one panel."""
-    return score_timelines([TimelinePanel(title, time, score, threshold, tuple(faults))], path, time_unit)

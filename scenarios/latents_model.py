@@ -33,6 +33,8 @@ def fit_command(
     progress: Progress | None = None,
 ) -> ProcessVAE:
     """Fit a VAE on the dataset's operations after the warm-up without an active injected fault; save it in ``out``."""
+    if out.exists() and not out.is_dir():
+        raise ShopfloorError(f"--out {out}: exists and is not a folder (a model is a folder of two files)")
     rows, scenario_hash = _rows(dataset)
     normal = np.asarray(rows.table["fault"].to_pylist()) == "none"
     if not normal.any():
@@ -50,12 +52,17 @@ def fit_command(
         vae.fit(table, rows.columns, group="station", streams=streams, progress=progress, metadata=metadata)
     except ValueError as exc:
         raise ShopfloorError(f"{dataset}: {exc}") from None
-    vae.save(out)
+    try:
+        vae.save(out)
+    except (OSError, ValueError) as exc:
+        raise ShopfloorError(f"--out {out}: cannot write the model ({exc})") from None
     return vae
 
 
 def score_command(model: Path, dataset: Path, out: Path, device: str = "auto") -> pa.Table:
     """The dataset's operations after the warm-up (sorted by machine and time) with latent and score columns."""
+    if out.is_dir():
+        raise ShopfloorError(f"--out {out}: is a folder; give the Parquet file to write")
     try:
         vae = ProcessVAE.load(model, device=device)
     except (OSError, ValueError) as exc:

@@ -34,8 +34,16 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from scenarios.augment_data import ensure_dataset, load_operations
 from scenarios.defect_model import quality_stations
-from scenarios.latents_data import monitored
-from scenarios.setpoints import Setpoints, current_setpoints, direct_search, truth_setpoints, verify, with_setpoints
+from scenarios.latents_data import monitored, sample_rows
+from scenarios.setpoints import (
+    Setpoints,
+    current_setpoints,
+    direct_search,
+    truth_setpoints,
+    verify,
+    wear_by_station,
+    with_setpoints,
+)
 from sim.errors import ShopfloorError
 from sim.spec import Scenario
 from surrogates.training import Progress
@@ -141,18 +149,6 @@ def advise(vae: ProcessVAE, rows: pa.Table, scenario: Scenario, radius: float, s
     return advice
 
 
-def _wear(rows: pa.Table) -> dict[str, np.ndarray]:
-    stations = np.asarray(rows["station"].to_pylist())
-    wear = rows["wear"].to_numpy(zero_copy_only=False).astype(float) if "wear" in rows.column_names else None
-    if wear is None:
-        return {}
-    return {
-        s: wear[(stations == s) & np.isfinite(wear)]
-        for s in np.unique(stations)
-        if np.isfinite(wear[stations == s]).any()
-    }
-
-
 def _variant_entry(kpis: dict[str, Any]) -> dict[str, Any]:
     entry = {kpi: verdict.estimate.as_dict() for kpi, verdict in kpis.items()}
     entry["vs_base"] = {
@@ -193,7 +189,7 @@ def recommend(
     if not advice:
         raise ShopfloorError(f"{scenario.source}: too few defects in {settings.rows} rows to learn a defect model")
     latent: Setpoints = {a.station: a.setpoints for a in advice}
-    truth = truth_setpoints(scenario, _wear(rows), seed=settings.seed)
+    truth = truth_setpoints(scenario, wear_by_station(rows, stations), seed=settings.seed)
     budget = card.replications
     say(f"direct search on the simulator with {budget} replications")
     direct = direct_search(scenario, [a.station for a in advice], budget, seed + 3, workers=settings.workers)
@@ -213,14 +209,14 @@ def recommend(
         "kind": "latents_recommend",
         "scenario": {"name": scenario.scenario.name, "hash": scenario.content_hash},
         "seed": seed,
-        "settings": asdict(settings) | {"time_unit": scenario.scenario.time_unit, "seed": seed},
+        "settings": asdict(settings) | {"time_unit": scenario.scenario.time_unit, "data_seed": seed},
         "setpoints": chosen,
         "advice": [asdict(a) for a in advice],
         "model": {
             "latent_dim": vae.latent_dim,
             "beta": vae.beta,
             "rows": rows.num_rows,
-            "active_units": int(vae.active_units(rows.slice(0, 20_000)).sum()),
+            "active_units": int(vae.active_units(sample_rows(rows, settings.seed)).sum()),
             "history": [{"epoch": h.epoch, **h.losses} for h in vae.history],
         },
         "verification": {

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scenarios.latents_data import CATEGORICAL, Monitored
+from scenarios.latents_data import CATEGORICAL, Monitored, sample_rows
 from surrogates.detectors import make_detector
 from surrogates.gan import ConditionalGAN
 from surrogates.monitoring import Windows, empirical_p, make_windows, residual_tests, window_drift, window_scores
@@ -37,12 +37,17 @@ class View:
     rows: Monitored
     windows: Windows
     stations: np.ndarray
+    length: float
 
     @classmethod
     def of(cls, rows: Monitored, length: float) -> View:
         windows = make_windows(rows.time, rows.streams, length)
         first = np.unique(windows.row_window, return_index=True)[1]
-        return cls(rows, windows, rows.stations[first])
+        return cls(rows, windows, rows.stations[first], length)
+
+    def replications(self) -> np.ndarray:
+        """The replication of each window."""
+        return self.rows.replication()[np.unique(self.windows.row_window, return_index=True)[1]]
 
 
 @dataclass(frozen=True)
@@ -86,40 +91,37 @@ def _latent_drift(vae: ProcessVAE, train: Monitored, view: View, active: np.ndar
         own = rng.choice(own, min(REFERENCE_ROWS, own.size), replace=False)
         reference = vae.encode(train.table.take(own)).mean[:, active]
         rows = view.rows.stations == station
-        windows = make_windows(view.rows.time[rows], view.rows.streams[rows], _length(view.windows))
+        windows = make_windows(view.rows.time[rows], view.rows.streams[rows], view.length)
         p = window_drift(reference, codes[rows], windows)  # the station's windows, in the same order
         out[view.stations == station] = -np.log10(np.clip(np.nan_to_num(p, nan=1.0), 1e-300, 1.0))
     return out
 
 
-def _length(windows: Windows) -> float:
-    return float(windows.end[0] - windows.start[0]) if len(windows) else 1.0
-
-
-def _vae_window_tests(vae: ProcessVAE, train: Monitored, view: View, active: np.ndarray, seed: int) -> np.ndarray:
-    """(windows, 4) statistics: mean negative ELBO, latent drift, residual offset, residual collapse."""
-    mean = window_scores(vae.score(view.rows.table), view.windows)
+def _vae_window_tests(
+    vae: ProcessVAE, train: Monitored, view: View, rows: np.ndarray, active: np.ndarray, seed: int
+) -> np.ndarray:
+    """(windows, 4) statistics: mean negative ELBO (`rows`: the row scores), latent drift, residual offset,
+    residual collapse."""
+    mean = window_scores(rows, view.windows)
     tests = residual_tests(vae.residuals(view.rows.table), view.windows)
     return np.column_stack([mean, _latent_drift(vae, train, view, active, seed), tests.shift, tests.collapse])
 
 
 def vae_scores(vae: ProcessVAE, train: Monitored, validation: View, test: View, seed: int) -> MethodScores:
     """The VAE's row scores (negative ELBO) and window scores (see the module docstring)."""
-    active = vae.active_units(train.table.slice(0, 20_000))
+    active = vae.active_units(sample_rows(train.table, seed))
     if not active.any():
         active = np.ones(vae.latent_dim, dtype=bool)  # collapsed: test every dimension rather than none
-    stats_val = _vae_window_tests(vae, train, validation, active, seed)
-    stats_test = _vae_window_tests(vae, train, test, active, seed)
+    rows_val, rows_test = vae.score(validation.rows.table), vae.score(test.rows.table)
+    stats_val = _vae_window_tests(vae, train, validation, rows_val, active, seed)
+    stats_test = _vae_window_tests(vae, train, test, rows_test, active, seed)
 
-    def fused(stats: np.ndarray, stations: np.ndarray) -> np.ndarray:
-        p = [empirical_p(stats_val[:, j], validation.stations, stats[:, j], stations) for j in range(stats.shape[1])]
-        return -np.log10(np.minimum(1.0, stats.shape[1] * np.min(p, axis=0)))
+    def fused(stats: np.ndarray, stations: np.ndarray, itself: bool) -> np.ndarray:
+        p = [empirical_p(stats_val[:, j], validation.stations, stats[:, j], stations, itself) for j in range(4)]
+        return -np.log10(np.clip(4 * np.min(p, axis=0), 1e-300, 1.0))
 
     return MethodScores(
-        vae.score(validation.rows.table),
-        vae.score(test.rows.table),
-        fused(stats_val, validation.stations),
-        fused(stats_test, test.stations),
+        rows_val, rows_test, fused(stats_val, validation.stations, True), fused(stats_test, test.stations, False)
     )
 
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from scipy import optimize
 from scipy.stats import qmc
 
@@ -39,7 +40,7 @@ from scenarios.whatif import paired_p_value, relative_change, whatif
 from sim.kpi import Estimate, estimate
 from sim.plant import simulate
 from sim.spec import Scenario, Station, scenario_from_dict
-from sim.tables import codes
+from surrogates.features import category_values
 
 Setpoints = dict[str, dict[str, float]]  # station -> parameter -> set-point
 VERIFY_KPIS = ("defects_per_board", "scrap_rate", "throughput")
@@ -105,18 +106,23 @@ def expected_defect_rate(
     return float(np.mean(1.0 / (1.0 + np.exp(-np.clip(logit, -700.0, 700.0)))))
 
 
+def wear_by_station(table: pa.Table, stations: Sequence[str]) -> dict[str, np.ndarray]:
+    """Tool wear seen by the operation rows of each of ``stations`` that records wear (NaN-free)."""
+    if "wear" not in table.column_names:
+        return {}
+    station = category_values(table["station"])
+    wear = table["wear"].to_numpy(zero_copy_only=False).astype(float)
+    found = {s: wear[(station == s) & np.isfinite(wear)] for s in stations}
+    return {s: w for s, w in found.items() if w.size}
+
+
 def observed_wear(scenario: Scenario, replications: int = 1, seed: int | None = None) -> dict[str, np.ndarray]:
     """Tool wear seen by the operations of each quality station with wear, from simulated replications."""
-    names = list(scenario.stations)
+    worn = [s for s in quality_stations(scenario) if scenario.stations[s].wear is not None]
     found: dict[str, list[np.ndarray]] = {}
     for r in range(replications):
-        ops = simulate(scenario, r, seed).tables()["operations"]
-        station = codes(ops["station"], names)
-        wear = ops["wear"].to_numpy(zero_copy_only=False).astype(float)
-        for s in quality_stations(scenario):
-            if scenario.stations[s].wear is not None:
-                mine = wear[(station == names.index(s)) & np.isfinite(wear)]
-                found.setdefault(s, []).append(mine)
+        for s, w in wear_by_station(simulate(scenario, r, seed).tables()["operations"], worn).items():
+            found.setdefault(s, []).append(w)
     return {s: np.concatenate(parts) for s, parts in found.items()}
 
 

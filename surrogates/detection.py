@@ -55,9 +55,19 @@ def roc_points(y: np.ndarray, score: np.ndarray, max_points: int = 50) -> tuple[
     return fpr.tolist(), tpr.tolist()
 
 
-def auroc_interval(y: np.ndarray, score: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval of the AUROC, resampling positives and negatives separately.
+def auroc_interval(
+    y: np.ndarray,
+    score: np.ndarray,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    clusters: np.ndarray | None = None,
+) -> Interval:
+    """Percentile bootstrap interval of the AUROC.
 
+    Without ``clusters`` positives and negatives are resampled separately, as if rows were independent. With
+    ``clusters`` (e.g. the replication of each window) whole clusters are resampled, which keeps the dependence of
+    consecutive windows and of the windows of one fault occurrence: the honest interval for time-series windows.
     The scores are ranked once; a resample is a vector of counts per row, and its AUROC (ties counting half) is the
     count-weighted share of positive-negative pairs ranked the right way round, in a few bincounts and a cumsum.
     """
@@ -66,14 +76,29 @@ def auroc_interval(y: np.ndarray, score: np.ndarray, n_boot: int = 200, seed: in
         return Interval(math.nan, math.nan)
     _, level_of = np.unique(score, return_inverse=True)
     levels = int(level_of.max()) + 1
-    pos, neg = level_of[y], level_of[~y]
     rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
-    for b in range(n_boot):
-        pos_w = np.bincount(pos[rng.integers(0, len(pos), len(pos))], minlength=levels)
-        neg_w = np.bincount(neg[rng.integers(0, len(neg), len(neg))], minlength=levels)
+    if clusters is None:
+        pos, neg = level_of[y], level_of[~y]
+        draws = (
+            (pos[rng.integers(0, len(pos), len(pos))], neg[rng.integers(0, len(neg), len(neg))]) for _ in range(n_boot)
+        )
+    else:
+        members = [np.flatnonzero(np.asarray(clusters) == c) for c in np.unique(clusters)]
+
+        def resample() -> tuple[np.ndarray, np.ndarray]:
+            rows = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+            return level_of[rows[y[rows]]], level_of[rows[~y[rows]]]
+
+        draws = (resample() for _ in range(n_boot))
+    values = []
+    for drawn_pos, drawn_neg in draws:
+        if not len(drawn_pos) or not len(drawn_neg):
+            continue  # a resample without one of the classes says nothing about ranking
+        pos_w, neg_w = np.bincount(drawn_pos, minlength=levels), np.bincount(drawn_neg, minlength=levels)
         below = np.cumsum(neg_w) - neg_w
-        values[b] = np.sum(pos_w * (below + 0.5 * neg_w)) / (len(pos) * len(neg))
+        values.append(np.sum(pos_w * (below + 0.5 * neg_w)) / (len(drawn_pos) * len(drawn_neg)))
+    if not values:
+        return Interval(math.nan, math.nan)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(values, [tail, 1.0 - tail])
     return Interval(float(low), float(high))

@@ -1,8 +1,10 @@
-"""Monitoring on top of detector scores: time windows per stream, alarm thresholds, and distribution-drift tests.
+"""Monitoring on top of detector scores: time windows per stream, alarm thresholds, drift and residual tests.
 
 A window is a fixed time bin [k·length, (k+1)·length) of one stream holding at least one row. Thresholds are score
-quantiles of held-out normal data per group. Drift is tested against a reference sample of normal rows, per dimension
-with Kolmogorov-Smirnov (Bonferroni-corrected over dimensions) or jointly with a kernel MMD permutation test.
+quantiles of held-out normal data per group; empirical p-values turn any window statistic into a calibrated one.
+Drift of a window's values is tested against a reference sample of normal rows per dimension with
+Kolmogorov-Smirnov (Bonferroni-corrected over dimensions); residual tests look for a sustained offset or a
+collapsed spread of standardised residuals.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import smirnov
-from scipy.stats import ks_2samp, kstwo
+from scipy.stats import kstwo
 
 from surrogates.detectors import group_rows
 
@@ -96,15 +98,6 @@ def alarms(scores: np.ndarray, groups: np.ndarray, thresholds: dict[Any, float])
     return out
 
 
-@dataclass(frozen=True)
-class DriftTest:
-    """Per-dimension two-sample Kolmogorov-Smirnov tests and their Bonferroni-corrected joint p-value."""
-
-    statistic: np.ndarray  # KS distance D per dimension
-    p: np.ndarray  # per dimension
-    p_corrected: float  # min(1, k · min p)
-
-
 def _columns(a: np.ndarray, name: str) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
@@ -112,17 +105,6 @@ def _columns(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim != 2 or not len(a):
         raise ValueError(f"{name} must be a non-empty matrix (rows, dimensions), got shape {a.shape}")
     return a
-
-
-def ks_drift(reference: np.ndarray, sample: np.ndarray) -> DriftTest:
-    """Two-sample KS test (``scipy.stats.ks_2samp``) per dimension of ``sample`` against ``reference``."""
-    reference, sample = _columns(reference, "reference"), _columns(sample, "sample")
-    if reference.shape[1] != sample.shape[1]:
-        raise ValueError(f"reference has {reference.shape[1]} dimensions, sample {sample.shape[1]}")
-    results = [ks_2samp(reference[:, j], sample[:, j]) for j in range(reference.shape[1])]
-    statistic = np.array([r.statistic for r in results])
-    p = np.array([r.pvalue for r in results])
-    return DriftTest(statistic, p, float(min(1.0, len(p) * p.min())))
 
 
 def window_drift(reference: np.ndarray, values: np.ndarray, windows: Windows, min_rows: int = 5) -> np.ndarray:
@@ -199,76 +181,19 @@ def _window_distance(
     return distance, effective
 
 
-@dataclass(frozen=True)
-class MMDTest:
-    """A kernel two-sample test: unbiased MMD² with a Gaussian kernel and its permutation p-value."""
-
-    statistic: float  # unbiased MMD²
-    p: float
-    bandwidth: float  # kernel width: the median pairwise distance of the pooled rows
-    reference_rows: int  # reference rows used (after subsampling)
-
-
-def mmd_test(
-    reference: np.ndarray, sample: np.ndarray, permutations: int = 200, seed: int = 0, max_reference: int = 500
-) -> MMDTest:
-    """Unbiased MMD² between ``sample`` and (a subsample of at most ``max_reference`` rows of) ``reference``.
-
-    Columns are divided by the pooled standard deviation so that no one sensor sets the kernel's scale; the Gaussian
-    kernel exp(−‖a − b‖² / (2h²)) takes h as the median pairwise distance of the pooled rows. Both the pooled scaling
-    and h are invariant under relabelling, so the permutation p-value (1 + #{permuted ≥ observed}) / (1 +
-    permutations) is exact. One ``numpy`` Generator from ``seed`` draws the subsample and the permutations.
-    """
-    reference, sample = _columns(reference, "reference"), _columns(sample, "sample")
-    if reference.shape[1] != sample.shape[1]:
-        raise ValueError(f"reference has {reference.shape[1]} dimensions, sample {sample.shape[1]}")
-    if np.isnan(reference).any() or np.isnan(sample).any():
-        raise ValueError("mmd_test needs values without NaN (pass the columns measured at the station)")
-    if len(reference) < 2 or len(sample) < 2:
-        raise ValueError("mmd_test needs at least two rows on each side")
-    rng = np.random.default_rng(seed)
-    if len(reference) > max_reference:
-        reference = reference[rng.choice(len(reference), max_reference, replace=False)]
-    pooled = np.vstack([reference, sample])
-    sd = pooled.std(axis=0)
-    pooled = pooled / np.where(sd > 0, sd, 1.0)
-    squared = np.sum(pooled**2, axis=1)
-    d2 = np.maximum(squared[:, None] + squared[None, :] - 2.0 * pooled @ pooled.T, 0.0)
-    upper = d2[np.triu_indices(len(pooled), k=1)]
-    h = float(np.sqrt(np.median(upper)))
-    if h == 0.0:
-        h = 1.0  # more than half the pairs coincide; any width separates the rest
-    kernel = np.exp(-d2 / (2.0 * h * h))
-    np.fill_diagonal(kernel, 0.0)  # the unbiased estimate leaves out each row's kernel with itself
-    labels = np.zeros((len(pooled), permutations + 1))
-    labels[: len(reference), 0] = 1.0
-    for b in range(1, permutations + 1):
-        labels[rng.permutation(len(pooled))[: len(reference)], b] = 1.0
-    stats = _mmd2(kernel, labels, len(reference), len(sample))
-    observed = float(stats[0])
-    p = (1.0 + np.sum(stats[1:] >= observed)) / (1.0 + permutations)
-    return MMDTest(observed, float(p), h, len(reference))
-
-
-def _mmd2(kernel: np.ndarray, labels: np.ndarray, m: int, n: int) -> np.ndarray:
-    """Unbiased MMD² for each labelling (a column of ``labels``: 1 = reference row), kernel diagonal zeroed."""
-    other = 1.0 - labels
-    k_labels = kernel @ labels
-    xx = np.einsum("ib,ib->b", labels, k_labels)
-    xy = np.einsum("ib,ib->b", other, k_labels)
-    yy = np.einsum("ib,ib->b", other, kernel @ other)
-    return xx / (m * (m - 1)) + yy / (n * (n - 1)) - 2.0 * xy / (m * n)
-
-
 TAIL = 0.9  # empirical_p: above this quantile of the reference, an exponential tail (peaks over threshold)
 
 
-def empirical_p(reference: np.ndarray, ref_groups: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def empirical_p(
+    reference: np.ndarray, ref_groups: np.ndarray, scores: np.ndarray, groups: np.ndarray, itself: bool = False
+) -> np.ndarray:
     """Upper-tail p-value of each score against its group's held-out normal scores, valid whatever the scores' law
     (autocorrelated, heavy-tailed): (#reference ≥ score + 1) / (#reference + 1) up to the reference's ``TAIL``
     quantile t, and beyond it P(> t) · exp(−(score − t) / mean excess over t), an exponential tail fitted to the
     excesses, so that p keeps falling past the largest reference score instead of flooring at 1 / (n + 1).
-    NaN scores get 1; −inf (a statistic with nothing to measure) counts as the lowest score."""
+    NaN scores get 1; −inf (a statistic with nothing to measure) counts as the lowest score. ``itself``: the scores
+    are the reference (same rows, same order), and each is left out of its own reference (leave-one-out), so its
+    p-value is as large as a fresh score's would be."""
     reference, scores = np.asarray(reference, dtype=np.float64), np.asarray(scores, dtype=np.float64)
     ref_groups, groups = np.asarray(ref_groups), np.asarray(groups)
     out = np.ones(len(scores))
@@ -278,7 +203,7 @@ def empirical_p(reference: np.ndarray, ref_groups: np.ndarray, scores: np.ndarra
             raise ValueError(f"no held-out normal score for group {group!r}")
         x = scores[rows]
         above = ref.size - np.searchsorted(ref, x, side="left")
-        p = (above + 1) / (ref.size + 1)
+        p = above / ref.size if itself else (above + 1) / (ref.size + 1)
         finite = ref[np.isfinite(ref)]
         if finite.size >= 10:
             t = float(np.quantile(finite, TAIL))

@@ -11,7 +11,9 @@ belongs to the window ending at that row (NaN for a stream's first ``w − 1`` r
 
 ``score`` is the negative ELBO per example, in nats: the reconstruction's negative log-likelihood at the posterior
 mean (a deterministic one-point estimate) plus KL(q(z|x) ‖ N(0, I)). Higher = less like the training data.
-KL annealing: β rises linearly from 0 to ``beta`` over the first ``kl_warmup`` share of the epochs.
+KL annealing: β grows linearly to ``beta`` over the first ``kl_warmup`` share of the epochs (``beta · epoch / warm``).
+Continuous columns get one Gaussian each by default (``max_modes = 1``: the likelihood and the residuals are then in
+the column's own standardised units; raise it for multi-modal columns).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class ProcessVAE:
         target_steps: int = 6000,
         batch_size: int = 512,
         lr: float = 1e-3,
-        max_modes: int = 3,
+        max_modes: int = 1,
         window: int = 1,
         column_dropout: float = 0.1,
         seed: int = 0,

@@ -76,7 +76,15 @@ def assert_renders_summary_first(browser: str, report: Path, tmp_path: Path) -> 
         assert any(abs(r - ACCENT[0]) + abs(g - ACCENT[1]) + abs(b - ACCENT[2]) < 12 for _, (r, g, b) in top)
 
 
-REPORT_KINDS = ("electronics_run", "ft06_run", "whatif_folder", "sweep_folder", "augment_folder", "latents_folder")
+REPORT_KINDS = (
+    "electronics_run",
+    "ft06_run",
+    "whatif_folder",
+    "sweep_folder",
+    "augment_folder",
+    "latents_folder",
+    "recommend_folder",
+)
 AUGMENT_SUMMARY = Path(__file__).parent / "data" / "augment_summary.json"
 LATENTS_SUMMARY = Path(__file__).parent / "data" / "latents_summary.json"
 
@@ -96,16 +104,23 @@ def augment_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def latents_folder(tmp_path: Path) -> Path:
     """A `latents evaluate` folder holding its summary.json (hand-written) and stand-ins for the figures the command
-    draws, with a set-point recommendation inside so that its tables are measured too."""
+    draws."""
     summary = json.loads(LATENTS_SUMMARY.read_text(encoding="utf-8"))
-    summary["recommendation"] = json.loads(
-        (LATENTS_SUMMARY.parent / "latents_recommend_summary.json").read_text("utf-8")
-    )
     folder = tmp_path / "latents"
     for rel in summary["figures"].values():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (600, 300), (240, 240, 240)).save(folder / rel)
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def recommend_folder(tmp_path: Path) -> Path:
+    """A `latents recommend` folder holding its summary.json (hand-written)."""
+    folder = tmp_path / "recommend"
+    folder.mkdir()
+    text = (LATENTS_SUMMARY.parent / "latents_recommend_summary.json").read_text("utf-8")
+    (folder / "summary.json").write_text(text, encoding="utf-8")
     return folder
 
 

@@ -218,17 +218,3 @@ def test_recommendation_without_verification_or_budget_still_renders(tmp_path: P
     assert [s.id for s in report.sections] == ["summary", "setpoints", "verification", "targets"]
     assert report.section("verification").text == ["The summary holds no verification."]
     write_report(report, tmp_path)
-
-
-def test_a_recommendation_inside_the_evaluation_summary_gets_sections_of_its_own(tmp_path: Path):
-    summary = undrawn(load())
-    summary["recommendation"] = load("latents_recommend_summary.json")
-    report = latents_report(summary)
-    assert [s.id for s in report.sections][len(EVAL_IDS) - 1 :] == [
-        "recommendation",
-        "recommendation-setpoints",
-        "recommendation-verification",
-        "recommendation-budget",
-        "recommendation-targets",
-    ]
-    write_report(report, tmp_path)  # section ids and figure names stay unique

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from scenarios.cli import app
 from scenarios.latents_eval import Settings, evaluate
 from scenarios.latents_recommend import RecommendSettings, recommend
+from sim.card import DatasetCard
 from sim.spec import scenario_from_dict
 
 runner = CliRunner()
@@ -158,10 +159,19 @@ def test_fit_and_score_a_dataset(electronics_data: Path, tmp_path: Path) -> None
     assert not table["warmup"].to_numpy(zero_copy_only=False).any()
 
 
+def test_a_test_dataset_with_the_training_seed_is_refused(electronics_data: Path, tmp_path: Path) -> None:
+    seed = str(DatasetCard.load(electronics_data).seed)
+    result = invoke("latents", "evaluate", str(electronics_data), "--data-seed", seed, "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "replay the training data" in result.output
+
+
 def test_user_errors_are_clear(tmp_path: Path) -> None:
     no_faults = invoke("latents", "evaluate", "flow_line", "--out", str(tmp_path / "x"), "--rows", "1000")
     assert no_faults.exit_code == 2 and "injects no faults" in no_faults.output
     bad = invoke("latents", "evaluate", "electronics_line", "--methods", "vae,spc", "--out", str(tmp_path / "y"))
     assert bad.exit_code == 2 and "--methods" in bad.output
+    (tmp_path / "file").write_text("not a folder")
+    taken = invoke("latents", "fit", str(tmp_path), "--out", str(tmp_path / "file"))
+    assert taken.exit_code == 2 and "not a folder" in taken.output
     missing = invoke("latents", "score", str(tmp_path / "nothing"), str(tmp_path), "--out", str(tmp_path / "s.parquet"))
     assert missing.exit_code == 2 and "not a loadable" in missing.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scenarios.latents_figures import TimelinePanel, latent_map, score_timeline, score_timelines, subsample
+from scenarios.latents_figures import TimelinePanel, latent_map, score_timelines, subsample
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,7 +38,10 @@ def test_latent_map_draws_one_panel_per_label_set(tmp_path: Path):
 def test_score_timelines_draw_scores_threshold_and_faults(tmp_path: Path):
     time = np.arange(0.0, 600.0, 60.0)
     score = np.linspace(0.0, 3.0, len(time))
-    one = score_timeline(time, score, 2.0, [(120.0, 240.0, "drift")], tmp_path / "one.png", "reflow", "min")
+    gappy = np.r_[time[:5], time[5:] + 900.0]  # a night without windows in the middle
+    one = score_timelines(
+        [TimelinePanel("reflow", gappy, score, 2.0, ((120.0, 240.0, "drift"),))], tmp_path / "one.png"
+    )
     assert one.read_bytes().startswith(PNG)
     panels = [
         TimelinePanel("printer", time, score, 2.5),

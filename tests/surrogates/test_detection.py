@@ -82,3 +82,15 @@ def test_false_alarms_per_1000():
     normal = np.array([True, True, True, True, False])
     assert false_alarms_per_1000(alarmed, normal) == pytest.approx(250.0)
     assert math.isnan(false_alarms_per_1000(alarmed, np.zeros(5, dtype=bool)))
+
+
+def test_a_cluster_bootstrap_is_wider_when_windows_of_a_cluster_move_together():
+    rng = np.random.default_rng(7)
+    clusters = np.repeat(np.arange(10), 60)
+    y = np.isin(np.arange(600) % 60, range(50, 60))  # each cluster ends in a run of faulty windows
+    shift = np.repeat(rng.normal(0, 1.5, 10), 60)  # a cluster-wide level: windows of one run are not independent
+    score = y * 1.0 + shift + rng.normal(0, 0.5, 600)
+    naive = auroc_interval(y, score, seed=1)
+    clustered = auroc_interval(y, score, seed=1, clusters=clusters)
+    assert auroc(y, score) in clustered
+    assert clustered.width > naive.width
