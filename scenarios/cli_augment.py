@@ -14,6 +14,7 @@ from scenarios.cli_common import (
     ThreadsOpt,
     check_device,
     command_line,
+    epoch_progress,
     err_console,
     out_console,
     print_json,
@@ -49,13 +50,7 @@ def fit(
     check_device(device)
     show = not quiet and err_console.is_terminal
     with status_bar("training", None, show) as bar, threads_limited(threads):
-
-        def progress(epoch: int, total: int, log: Any) -> None:
-            if bar:
-                losses = "  ".join(f"{k} {v:+.3f}" for k, v in log.losses.items())
-                bar[0].update(bar[1], completed=epoch, total=total, description=f"epoch {epoch}/{total}  {losses}")
-
-        gan = fit_command(dataset, condition, out, seed, device, epochs, progress)
+        gan = fit_command(dataset, condition, out, seed, device, epochs, epoch_progress(bar))
     files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(loss_figure(gan.history)))
     if not quiet:
         seconds = sum(log.seconds for log in gan.history)

@@ -94,3 +94,24 @@ def check_device(device: str) -> None:
         resolve_device(device)
     except ValueError as exc:
         raise ShopfloorError(f"--device: {exc}") from None
+
+
+def epoch_progress(bar: Any) -> Callable[[int, int, Any], None]:
+    """A training progress callback that shows the epoch and its losses on a `status_bar` (β left out)."""
+
+    def progress(epoch: int, total: int, log: Any) -> None:
+        if bar:
+            losses = "  ".join(f"{k} {v:+.3f}" for k, v in log.losses.items() if k != "beta")
+            bar[0].update(bar[1], completed=epoch, total=total, description=f"epoch {epoch}/{total}  {losses}")
+
+    return progress
+
+
+def describe(bar: Any) -> Callable[[str], None]:
+    """A callback that writes what is going on into a `status_bar`'s description."""
+
+    def say(text: str) -> None:
+        if bar:
+            bar[0].update(bar[1], description=text)
+
+    return say

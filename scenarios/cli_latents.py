@@ -14,6 +14,8 @@ from scenarios.cli_common import (
     ThreadsOpt,
     check_device,
     command_line,
+    describe,
+    epoch_progress,
     err_console,
     out_console,
     print_json,
@@ -33,17 +35,6 @@ LatentOpt = Annotated[int, typer.Option(min=1, help="Latent dimensions (2 for ma
 BetaOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the KL term (β-VAE).")]
 EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Training epochs (default: a fixed step budget).")]
 WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Worker processes for simulation.")]
-
-
-def _epoch_bar(bar: Any):
-    """A training progress callback that shows the epoch and its losses on the bar."""
-
-    def progress(epoch: int, total: int, log: Any) -> None:
-        if bar:
-            losses = "  ".join(f"{k} {v:+.3f}" for k, v in log.losses.items() if k != "beta")
-            bar[0].update(bar[1], completed=epoch, total=total, description=f"epoch {epoch}/{total}  {losses}")
-
-    return progress
 
 
 def _source(source: str):
@@ -81,7 +72,7 @@ def fit(
     check_device(device)
     show = not quiet and err_console.is_terminal
     with status_bar("training", None, show) as bar, threads_limited(threads):
-        vae = fit_command(dataset, out, latent_dim, beta, window, epochs, seed, device, _epoch_bar(bar))
+        vae = fit_command(dataset, out, latent_dim, beta, window, epochs, seed, device, epoch_progress(bar))
     history = [{"epoch": h.epoch, **h.losses} for h in vae.history]
     files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(history_figure(history)))
     if not quiet:
@@ -170,12 +161,7 @@ def evaluate(
     folder = files.ensure_dir(out or Path("out") / f"latents_{Path(source).stem}")
     show = not (quiet or as_json) and err_console.is_terminal
     with status_bar("latents evaluate", None, show) as bar, threads_limited(threads):
-
-        def say(text: str) -> None:
-            if bar:
-                bar[0].update(bar[1], description=text)
-
-        summary = run_evaluate(scenario, folder, settings, say, _epoch_bar(bar), test_folder=dataset)
+        summary = run_evaluate(scenario, folder, settings, describe(bar), epoch_progress(bar), test_folder=dataset)
     _finish(summary, folder, report, as_json, quiet, "latents")
 
 
@@ -221,12 +207,7 @@ def recommend(
     folder = files.ensure_dir(out or Path("out") / f"recommend_{Path(scenario_name).stem}")
     show = not (quiet or as_json) and err_console.is_terminal
     with status_bar("latents recommend", None, show) as bar, threads_limited(threads):
-
-        def say(text: str) -> None:
-            if bar:
-                bar[0].update(bar[1], description=text)
-
-        summary = run_recommend(scenario, folder, settings, say, _epoch_bar(bar))
+        summary = run_recommend(scenario, folder, settings, describe(bar), epoch_progress(bar))
     _finish(summary, folder, report, as_json, quiet, "recommend")
 
 
