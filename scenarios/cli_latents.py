@@ -111,7 +111,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     rows: Annotated[
         int, typer.Option(min=1000, help="Fault-free operation rows: ~4/5 for training, the rest held out.")
-    ] = 260_000,
+    ] = 300_000,
     test_rows: Annotated[int, typer.Option(min=1000, help="Operation rows of the test data with faults.")] = 200_000,
     window: Annotated[float, typer.Option(min=1e-9, help="Window length per machine, in time units.")] = 60.0,
     quantile: Annotated[float, typer.Option(min=0.5, max=0.99999, help="Alarm threshold quantile.")] = 0.99,
