@@ -16,7 +16,7 @@ VARIANTS = ("base", "latent", "truth", "direct")
 VARIANT_TEXT = {
     "base": "the scenario's set-points",
     "latent": "recommended from the VAE latents",
-    "truth": "the optimum of the simulator's own defect model (the ceiling)",
+    "truth": "the wear-adjusted optimum of the simulator's own defect model",
     "direct": "searched by re-simulating candidate set-points",
 }
 VERIFIED = ("defects_per_board", "scrap_rate", "throughput")
