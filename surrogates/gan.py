@@ -401,7 +401,6 @@ class ConditionalGAN:
             "condition_encoder": self._cond_encoder.to_dict(),
             "combinations": {"codes": self._combos.codes.tolist(), "counts": self._combos.counts.tolist()},
             "history": [log.to_dict() for log in self.history],
-            "versions": {"torch": torch.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
             "metadata": self._metadata,
         }
         return save_model(path, KIND, generator.state_dict(), meta)
@@ -409,7 +408,7 @@ class ConditionalGAN:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> ConditionalGAN:
         """Rebuild a saved model; samples equal the original's for the same seed. Never runs code from the files."""
-        stored = load_model(path, kind=KIND)
+        stored = load_model(path, kind=KIND, device=resolve_device(device))
         meta = stored.metadata
         try:
             params = dict(meta["params"])
@@ -426,11 +425,7 @@ class ConditionalGAN:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: model.json is incomplete or malformed ({exc!r})") from None
         model._build()
-        try:
-            model._generator.load_state_dict({k: v.to(model._device) for k, v in stored.tensors.items()})
-        except RuntimeError as exc:
-            raise ValueError(f"{path}: the tensors do not fit the described generator: {exc}") from None
-        model._generator.eval()
+        stored.restore(model._generator, path)
         return model
 
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import safetensors.torch
 import torch
 
@@ -33,6 +34,15 @@ class StoredModel:
     kind: str
     tensors: dict[str, torch.Tensor]
     metadata: dict[str, Any]
+
+    def restore(self, module: torch.nn.Module, path: str | os.PathLike[str]) -> torch.nn.Module:
+        """Load the tensors into a freshly built `module` (on the tensors' device) and return it in eval mode; a
+        ValueError naming `path` if they do not fit it."""
+        try:
+            module.load_state_dict(self.tensors)
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: the tensors do not fit the described model: {exc}") from None
+        return module.eval()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -62,6 +72,7 @@ def save_model(path: str | os.PathLike[str], kind: str, tensors: Mapping[str, to
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "tensors_sha256": hashlib.sha256(blob).hexdigest(),
+        "versions": {"torch": torch.__version__, "numpy": np.__version__, "safetensors": safetensors.__version__},
         "metadata": dict(metadata),
     }
     text = json.dumps(document, indent=1, ensure_ascii=False)

@@ -358,7 +358,6 @@ class ProcessVAE:
             "rows": self._rows,
             "encoder": self._encoder.to_dict(),
             "history": [log.to_dict() for log in self.history],
-            "versions": {"torch": torch.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
             "metadata": self._metadata,
         }
         return save_model(path, KIND, net.state_dict(), meta)
@@ -366,7 +365,7 @@ class ProcessVAE:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> ProcessVAE:
         """Rebuild a saved model (same codes and scores as the original). Never runs code from the files."""
-        stored = load_model(path, kind=KIND)
+        stored = load_model(path, kind=KIND, device=resolve_device(device))
         meta = stored.metadata
         try:
             model = cls(**dict(meta["params"]), device=device)
@@ -378,9 +377,5 @@ class ProcessVAE:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: model.json is incomplete or malformed ({exc!r})") from None
         model._build()
-        try:
-            model._net.load_state_dict({k: v.to(model._device) for k, v in stored.tensors.items()})
-        except RuntimeError as exc:
-            raise ValueError(f"{path}: the tensors do not fit the described network: {exc}") from None
-        model._net.eval()
+        stored.restore(model._net, path)
         return model
