@@ -16,6 +16,7 @@ from scenarios.cli_common import (
     command_line,
     epoch_progress,
     err_console,
+    model_written,
     out_console,
     print_json,
     status_bar,
@@ -51,14 +52,7 @@ def fit(
     show = not quiet and err_console.is_terminal
     with status_bar("training", None, show) as bar, threads_limited(threads):
         gan = fit_command(dataset, condition, out, seed, device, epochs, epoch_progress(bar))
-    files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(loss_figure(gan.history)))
-    if not quiet:
-        seconds = sum(log.seconds for log in gan.history)
-        out_console.print(
-            f"model written to [bold]{out}[/] ({len(gan.history)} epochs, {seconds:.0f} s); "
-            f"losses: {out / 'losses.png'}",
-            highlight=False,
-        )
+    model_written(out, gan.history, loss_figure(gan.history), quiet)
 
 
 @augment_app.command("sample")

@@ -7,7 +7,8 @@ import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sim import files
 from sim.errors import ShopfloorError
 
 out_console = Console()
@@ -115,3 +117,14 @@ def describe(bar: Any) -> Callable[[str], None]:
             bar[0].update(bar[1], description=text)
 
     return say
+
+
+def model_written(out: Path, history: Sequence[Any], losses_png: bytes, quiet: bool) -> None:
+    """After a fit command: the loss plot next to the model, and one line saying where both are."""
+    files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(losses_png))
+    if not quiet:
+        seconds = sum(log.seconds for log in history)
+        out_console.print(
+            f"model written to [bold]{out}[/] ({len(history)} epochs, {seconds:.0f} s); losses: {out / 'losses.png'}",
+            highlight=False,
+        )

@@ -17,6 +17,7 @@ from scenarios.cli_common import (
     describe,
     epoch_progress,
     err_console,
+    model_written,
     out_console,
     print_json,
     status_bar,
@@ -74,14 +75,7 @@ def fit(
     with status_bar("training", None, show) as bar, threads_limited(threads):
         vae = fit_command(dataset, out, latent_dim, beta, window, epochs, seed, device, epoch_progress(bar))
     history = [{"epoch": h.epoch, **h.losses} for h in vae.history]
-    files.write_atomic(out / "losses.png", lambda tmp: tmp.write_bytes(history_figure(history)))
-    if not quiet:
-        seconds = sum(log.seconds for log in vae.history)
-        out_console.print(
-            f"model written to [bold]{out}[/] ({len(vae.history)} epochs, {seconds:.0f} s); "
-            f"losses: {out / 'losses.png'}",
-            highlight=False,
-        )
+    model_written(out, vae.history, history_figure(history), quiet)
 
 
 @latents_app.command("score")
