@@ -47,6 +47,7 @@ from surrogates.detection import (
     roc_points,
     summarise_delays,
 )
+from surrogates.features import category_values
 from surrogates.monitoring import alarms, thresholds
 from surrogates.training import Progress
 from surrogates.vae import ACTIVE_UNIT, ProcessVAE
@@ -87,7 +88,7 @@ class Truth:
 
 
 def _truth(test: View, faults_path: Path, window_rows: dict[tuple[int, str, int], int]) -> Truth:
-    row_fault = np.asarray(test.rows.table["fault"].to_pylist(), dtype=object)
+    row_fault = category_values(test.rows.table["fault"])
     faulty = np.bincount(test.windows.row_window, row_fault != "none", minlength=len(test.windows)) > 0
     table = pq.read_table(faults_path).to_pylist()
     names = list(dict.fromkeys(r["fault"] for r in table))
@@ -284,7 +285,7 @@ def _figures(
     projected = codes.shape[1] > 2
     points = PCA(n_components=2, random_state=0).fit_transform(codes) if projected else codes
     axes = ("principal direction 1", "principal direction 2") if projected else ("latent 1", "latent 2")
-    products = np.asarray(test.rows.table["product"].take(pick).to_pylist())
+    products = category_values(test.rows.table["product"].take(pick))
     labels = {"station": test.rows.stations[pick], "product": products, "fault": truth.row_fault[pick].astype(str)}
     path = latent_map(points, labels, folder / "latent_map.png", axis_labels=axes)
     figures = {"latent_map": str(path.relative_to(folder.parent))}

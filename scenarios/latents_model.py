@@ -12,6 +12,7 @@ from scenarios.augment_data import load_operations, scenario_of
 from scenarios.latents_data import Monitored, monitored
 from sim.errors import ShopfloorError
 from sim.files import write_parquet
+from surrogates.features import category_values
 from surrogates.training import Progress
 from surrogates.vae import ProcessVAE
 
@@ -36,7 +37,7 @@ def fit_command(
     if out.exists() and not out.is_dir():
         raise ShopfloorError(f"--out {out}: exists and is not a folder (a model is a folder of two files)")
     rows, scenario_hash = _rows(dataset)
-    normal = np.asarray(rows.table["fault"].to_pylist()) == "none"
+    normal = category_values(rows.table["fault"]) == "none"
     if not normal.any():
         raise ShopfloorError(f"{dataset}: every operation has an injected fault active; nothing normal to learn")
     keep = pa.array(np.flatnonzero(normal))

@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from scenarios.augment_data import ensure_dataset, load_operations
-from scenarios.defect_model import quality_stations
+from scenarios.defect_model import quality_stations, stations_mask
 from scenarios.latents_data import monitored, sample_rows
 from scenarios.setpoints import (
     Setpoints,
@@ -46,6 +46,7 @@ from scenarios.setpoints import (
 )
 from sim.errors import ShopfloorError
 from sim.spec import Scenario
+from surrogates.features import category_values
 from surrogates.training import Progress
 from surrogates.vae import ProcessVAE
 
@@ -127,7 +128,7 @@ def _search(codes: np.ndarray, risk: Any, radius: float) -> tuple[np.ndarray, fl
 
 def advise(vae: ProcessVAE, rows: pa.Table, scenario: Scenario, radius: float, seed: int) -> list[StationAdvice]:
     """Per quality station: the latent search and the set-points it decodes into (see the module docstring)."""
-    stations = np.asarray(rows["station"].to_pylist())
+    stations = category_values(rows["station"])
     codes = vae.encode(rows).mean
     defect = rows["defect"].to_numpy(zero_copy_only=False).astype(bool)
     advice = []
@@ -174,7 +175,7 @@ def recommend(
     data = ensure_dataset(scenario, settings.rows, folder / "data", seed, settings.workers)
     card, table = load_operations(data)
     rows = monitored(scenario, table).table
-    rows = rows.filter(pa.array(np.isin(np.asarray(rows["station"].to_pylist()), stations)))
+    rows = rows.filter(pa.array(stations_mask(rows, stations)))
     params = list(dict.fromkeys(p for s in stations for p in scenario.stations[s].parameters))
     say(f"fitting the VAE on {rows.num_rows} operations ({', '.join(params)})")
     vae = ProcessVAE(
