@@ -1,0 +1,305 @@
+"""A deep ensemble that stands in for the simulator: design point → KPIs, with a predictive mean and variance.
+
+Inputs are encoded by :class:`DesignEncoder` from the study's decision variables (numbers scaled to the design's
+bounds, categories one-hot), outputs are standardised per KPI. Each of ``members`` MLPs (residual blocks, its own
+seed and its own validation split for early stopping) predicts a Gaussian per KPI (heteroscedastic: mean and
+log-variance) and is trained on the Gaussian negative log-likelihood of per-replication rows, so replication noise
+is learned, not averaged away. The ensemble's prediction is the mixture's mean and variance (Lakshminarayanan et
+al., 2017); a fixed random prior network added to each member's mean (randomized prior functions) keeps the
+members apart away from the data, so the spread of their means grows there. ``calibrate`` rescales the variance per KPI
+so that standardised validation residuals have unit variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from surrogates.persist import load_model, save_model
+from surrogates.training import check_seed, resolve_device, seeded, torch_generator
+
+KIND = "DeepEnsemble"
+_PARAMS = (
+    "members",
+    "width",
+    "blocks",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "patience",
+    "validation_share",
+    "seed",
+)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One decision variable: ``int`` or ``float`` in [low, high], or a ``choice`` among ``choices``."""
+
+    name: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+
+
+class DesignEncoder:
+    """Design points (mappings name → value) as model inputs: numbers scaled to [−1, 1] over their bounds,
+    choices one-hot. ``outside`` tells which points leave the training domain."""
+
+    def __init__(self, variables: Sequence[Variable]):
+        names = [v.name for v in variables]
+        if not variables or len(set(names)) != len(names):
+            raise ValueError(f"variables must be a non-empty list of distinct names, got {names}")
+        for v in variables:
+            if v.type == "choice" and not v.choices:
+                raise ValueError(f"choice variable {v.name!r} needs choices")
+            if v.type in ("int", "float") and (v.low is None or v.high is None or v.high < v.low):
+                raise ValueError(f"{v.type} variable {v.name!r} needs low ≤ high")
+            if v.type not in ("int", "float", "choice"):
+                raise ValueError(f"variable {v.name!r}: unknown type {v.type!r}")
+        self.variables = tuple(variables)
+
+    @property
+    def dim(self) -> int:
+        return sum(len(v.choices) if v.type == "choice" else 1 for v in self.variables)
+
+    def transform(self, points: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """(n, dim) float32 inputs; a missing variable or an unknown choice is a ValueError naming it."""
+        out = np.zeros((len(points), self.dim), dtype=np.float32)
+        for i, point in enumerate(points):
+            col = 0
+            for v in self.variables:
+                if v.name not in point:
+                    raise ValueError(f"point {i} has no value for {v.name!r}")
+                value = point[v.name]
+                if v.type == "choice":
+                    if value not in v.choices:
+                        raise ValueError(f"{v.name}={value!r} is not one of {list(v.choices)}")
+                    out[i, col + v.choices.index(value)] = 1.0
+                    col += len(v.choices)
+                else:
+                    span = (v.high - v.low) or 1.0
+                    out[i, col] = 2.0 * (float(value) - v.low) / span - 1.0
+                    col += 1
+        return out
+
+    def outside(self, points: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+        """Per point, the variables whose value lies outside the training bounds (empty: inside)."""
+        return [
+            [v.name for v in self.variables if v.type != "choice" and not v.low <= float(p[v.name]) <= v.high]
+            for p in points
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variables": [{**v.__dict__, "choices": list(v.choices)} for v in self.variables]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DesignEncoder:
+        return cls([Variable(**{**d, "choices": tuple(d.get("choices") or ())}) for d in data["variables"]])
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.seq = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.seq(x)
+
+
+class _Member(nn.Module):
+    """One member: a trained residual MLP plus a fixed, untrained random prior network on the means (Osband et al.,
+    2018, randomized prior functions), so that members disagree where no data pulls them together."""
+
+    def __init__(self, inputs: int, outputs: int, width: int, blocks: int, prior_scale: float):
+        super().__init__()
+        self.outputs, self.prior_scale = outputs, prior_scale
+        self.net = nn.Sequential(
+            nn.Linear(inputs, width), *(_Block(width) for _ in range(blocks)), nn.SiLU(), nn.Linear(width, 2 * outputs)
+        )
+        self.prior = nn.Sequential(nn.Linear(inputs, width), nn.SiLU(), nn.Linear(width, outputs))
+        self.prior.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return torch.cat([out[:, : self.outputs] + self.prior_scale * self.prior(x), out[:, self.outputs :]], dim=1)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictive mean and variance per point and output, in the outputs' own units."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+
+    def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """The central ``level`` interval of the Gaussian with the predictive mean and variance."""
+        from scipy.stats import norm
+
+        half = norm.ppf(0.5 + level / 2.0) * np.sqrt(self.variance)
+        return self.mean - half, self.mean + half
+
+
+class DeepEnsemble:
+    """Deep ensemble of heteroscedastic MLPs (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        members: int = 5,
+        width: int = 128,
+        blocks: int = 2,
+        epochs: int = 400,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+        patience: int = 40,
+        validation_share: float = 0.2,
+        prior_scale: float = 3.0,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        self.members, self.width, self.blocks, self.epochs = members, width, blocks, epochs
+        self.batch_size, self.lr, self.weight_decay, self.patience = batch_size, lr, weight_decay, patience
+        self.validation_share, self.seed, self.device = validation_share, seed, device
+        self.prior_scale = prior_scale
+        self._nets: list[_Member] = []
+        self.scale = np.ones(0)  # variance scaling per output (calibrate)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> DeepEnsemble:
+        """Fit on inputs ``x`` (n, d) and outputs ``y`` (n, k); rows sharing a ``groups`` id (replications of one
+        design point) go to the same side of each member's validation split."""
+        check_seed(self.seed)
+        if self.members < 1 or self.epochs < 1 or not 0 < self.validation_share < 1:
+            raise ValueError("DeepEnsemble needs members ≥ 1, epochs ≥ 1 and 0 < validation_share < 1")
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float64)
+        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(x) < 4:
+            raise ValueError(f"need x (n, d) and y (n, k) with n ≥ 4 rows, got {x.shape} and {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError("y holds NaN or infinite values; drop or impute those rows first")
+        self._device = resolve_device(self.device)
+        self._mu, self._sd = y.mean(axis=0), np.maximum(y.std(axis=0), 1e-12)
+        z = ((y - self._mu) / self._sd).astype(np.float32)
+        groups = np.arange(len(x)) if groups is None else np.asarray(groups)
+        self._inputs, self._outputs = x.shape[1], y.shape[1]
+        self._nets = [self._train_member(m, x, z, groups) for m in range(self.members)]
+        self.scale = np.ones(self._outputs)
+        return self
+
+    def _train_member(self, m: int, x: np.ndarray, z: np.ndarray, groups: np.ndarray) -> _Member:
+        seed = self.seed * 1000 + m
+        rng = np.random.default_rng(seed)
+        ids = np.unique(groups)
+        held = rng.choice(ids, max(1, round(self.validation_share * len(ids))), replace=False)
+        val = np.isin(groups, held)
+        dev = self._device
+        xt, zt = torch.as_tensor(x[~val], device=dev), torch.as_tensor(z[~val], device=dev)
+        xv, zv = torch.as_tensor(x[val], device=dev), torch.as_tensor(z[val], device=dev)
+        with seeded(seed, dev):
+            net = _Member(self._inputs, self._outputs, self.width, self.blocks, self.prior_scale).to(dev)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch_generator(seed, dev)
+        best, best_state, waited = math.inf, None, 0
+        for _ in range(self.epochs):
+            net.train()
+            for idx in torch.randperm(len(xt), generator=gen, device=dev).split(self.batch_size):
+                loss = _nll(net(xt[idx]), zt[idx]).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                score = float(_nll(net(xv), zv).mean())
+            if score < best - 1e-4:
+                best, waited = score, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        return net.eval()
+
+    def _fitted(self) -> list[_Member]:
+        if not self._nets:
+            raise ValueError("the DeepEnsemble is not fitted; call fit() or load() first")
+        return self._nets
+
+    def predict(self, x: np.ndarray) -> Prediction:
+        """The mixture's mean and variance per output (variance scaled by ``calibrate``)."""
+        nets = self._fitted()
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self._device)
+        with torch.no_grad():
+            outs = [net(xt) for net in nets]
+        k = self._outputs
+        means = torch.stack([o[:, :k] for o in outs]).cpu().numpy().astype(np.float64)
+        variances = torch.stack([torch.exp(o[:, k:].clamp(-15, 10)) for o in outs]).cpu().numpy().astype(np.float64)
+        mean = means.mean(axis=0)
+        variance = (variances + means**2).mean(axis=0) - mean**2
+        return Prediction(mean * self._sd + self._mu, np.maximum(variance, 0.0) * self._sd**2 * self.scale)
+
+    def calibrate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Scale the predictive variance per output so that standardised residuals on (x, y) have unit variance;
+        returns the scales (1 = already calibrated)."""
+        self.scale = np.ones(self._outputs)
+        pred = self.predict(x)
+        z2 = (np.asarray(y, dtype=np.float64) - pred.mean) ** 2 / np.maximum(pred.variance, 1e-300)
+        self.scale = np.maximum(z2.mean(axis=0), 1e-6)
+        return self.scale
+
+    def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Every member's weights (safetensors) and the parameters, target scaling and calibration (JSON)."""
+        nets = self._fitted()
+        tensors = {f"{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
+        meta = {
+            "params": {p: getattr(self, p) for p in _PARAMS},
+            "inputs": self._inputs,
+            "outputs": self._outputs,
+            "mu": self._mu.tolist(),
+            "sd": self._sd.tolist(),
+            "scale": self.scale.tolist(),
+            "metadata": dict(metadata or {}),
+        }
+        return save_model(path, KIND, tensors, meta)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> tuple[DeepEnsemble, dict[str, Any]]:
+        """A saved ensemble and its user metadata; never runs code from the files."""
+        stored = load_model(path, kind=KIND)
+        meta = stored.metadata
+        try:
+            model = cls(**meta["params"], device=device)
+            model._device = resolve_device(device)
+            model._inputs, model._outputs = int(meta["inputs"]), int(meta["outputs"])
+            model._mu, model._sd = np.asarray(meta["mu"]), np.asarray(meta["sd"])
+            model.scale = np.asarray(meta["scale"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: model.json is incomplete or malformed ({exc!r})") from None
+        nets = []
+        for m in range(model.members):
+            net = _Member(model._inputs, model._outputs, model.width, model.blocks, model.prior_scale).to(model._device)
+            state = {k.split(".", 1)[1]: v for k, v in stored.tensors.items() if k.split(".", 1)[0] == str(m)}
+            try:
+                net.load_state_dict({k: v.to(model._device) for k, v in state.items()})
+            except RuntimeError as exc:
+                raise ValueError(f"{path}: the tensors do not fit the described ensemble: {exc}") from None
+            nets.append(net.eval())
+        model._nets = nets
+        return model, dict(meta.get("metadata") or {})
+
+
+def _nll(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Gaussian negative log-likelihood per row (constant dropped) of standardised targets."""
+    k = z.shape[1]
+    mean, logvar = out[:, :k], out[:, k:].clamp(-15, 10)
+    return 0.5 * (logvar + (z - mean) ** 2 * torch.exp(-logvar)).sum(dim=1)
