@@ -36,6 +36,8 @@ _PARAMS = (
     "weight_decay",
     "patience",
     "validation_share",
+    "prior_scale",
+    "nll_beta",
     "seed",
 )
 
@@ -136,10 +138,12 @@ class _Member(nn.Module):
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predictive mean and variance per point and output, in the outputs' own units."""
+    """Predictive mean and variance per point and output, in the outputs' own units; ``epistemic`` is the part of
+    the variance that comes from the members' disagreement (model uncertainty, not replication noise), where known."""
 
     mean: np.ndarray
     variance: np.ndarray
+    epistemic: np.ndarray | None = None
 
     def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """The central ``level`` interval of the Gaussian with the predictive mean and variance."""
@@ -164,14 +168,15 @@ class DeepEnsemble:
         weight_decay: float = 1e-4,
         patience: int = 40,
         validation_share: float = 0.2,
-        prior_scale: float = 3.0,
+        prior_scale: float = 2.0,
+        nll_beta: float = 0.5,
         seed: int = 0,
         device: str = "auto",
     ):
         self.members, self.width, self.blocks, self.epochs = members, width, blocks, epochs
         self.batch_size, self.lr, self.weight_decay, self.patience = batch_size, lr, weight_decay, patience
         self.validation_share, self.seed, self.device = validation_share, seed, device
-        self.prior_scale = prior_scale
+        self.prior_scale, self.nll_beta = prior_scale, nll_beta
         self._nets: list[_Member] = []
         self.scale = np.ones(0)  # variance scaling per output (calibrate)
 
@@ -212,7 +217,7 @@ class DeepEnsemble:
         for _ in range(self.epochs):
             net.train()
             for idx in torch.randperm(len(xt), generator=gen, device=dev).split(self.batch_size):
-                loss = _nll(net(xt[idx]), zt[idx]).mean()
+                loss = _nll(net(xt[idx]), zt[idx], self.nll_beta).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -245,22 +250,27 @@ class DeepEnsemble:
         means = torch.stack([o[:, :k] for o in outs]).cpu().numpy().astype(np.float64)
         variances = torch.stack([torch.exp(o[:, k:].clamp(-15, 10)) for o in outs]).cpu().numpy().astype(np.float64)
         mean = means.mean(axis=0)
-        variance = (variances + means**2).mean(axis=0) - mean**2
-        return Prediction(mean * self._sd + self._mu, np.maximum(variance, 0.0) * self._sd**2 * self.scale)
+        spread = means.var(axis=0)
+        variance = variances.mean(axis=0) + spread
+        units = self._sd**2 * self.scale
+        return Prediction(mean * self._sd + self._mu, variance * units, spread * units)
 
-    def calibrate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Scale the predictive variance per output so that standardised residuals on (x, y) have unit variance;
-        returns the scales (1 = already calibrated)."""
+    def calibrate(self, x: np.ndarray, y: np.ndarray, level: float = 0.9) -> np.ndarray:
+        """Scale the predictive variance per output so that the central ``level`` interval holds that share of the
+        rows (x, y): the ``level`` quantile of |standardised residual| becomes the Gaussian's. A quantile, not the
+        mean squared residual, because residuals of a surrogate are heavy-tailed and the interval is what users
+        read. Returns the scales (1 = already calibrated)."""
+        from scipy.stats import norm
+
         self.scale = np.ones(self._outputs)
         pred = self.predict(x)
-        z2 = (np.asarray(y, dtype=np.float64) - pred.mean) ** 2 / np.maximum(pred.variance, 1e-300)
-        self.scale = np.maximum(z2.mean(axis=0), 1e-6)
+        z = np.abs(np.asarray(y, dtype=np.float64) - pred.mean) / np.sqrt(np.maximum(pred.variance, 1e-300))
+        self.scale = np.maximum((np.quantile(z, level, axis=0) / norm.ppf(0.5 + level / 2)) ** 2, 1e-6)
         return self.scale
 
     def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
         """Every member's weights (safetensors) and the parameters, target scaling and calibration (JSON)."""
-        nets = self._fitted()
-        tensors = {f"{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
+        tensors = nn.ModuleList(self._fitted()).state_dict()
         meta = {
             "params": {p: getattr(self, p) for p in _PARAMS},
             "inputs": self._inputs,
@@ -275,7 +285,7 @@ class DeepEnsemble:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> tuple[DeepEnsemble, dict[str, Any]]:
         """A saved ensemble and its user metadata; never runs code from the files."""
-        stored = load_model(path, kind=KIND)
+        stored = load_model(path, kind=KIND, device=resolve_device(device))
         meta = stored.metadata
         try:
             model = cls(**meta["params"], device=device)
@@ -285,21 +295,19 @@ class DeepEnsemble:
             model.scale = np.asarray(meta["scale"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: model.json is incomplete or malformed ({exc!r})") from None
-        nets = []
-        for m in range(model.members):
-            net = _Member(model._inputs, model._outputs, model.width, model.blocks, model.prior_scale).to(model._device)
-            state = {k.split(".", 1)[1]: v for k, v in stored.tensors.items() if k.split(".", 1)[0] == str(m)}
-            try:
-                net.load_state_dict({k: v.to(model._device) for k, v in state.items()})
-            except RuntimeError as exc:
-                raise ValueError(f"{path}: the tensors do not fit the described ensemble: {exc}") from None
-            nets.append(net.eval())
-        model._nets = nets
+        shape = (model._inputs, model._outputs, model.width, model.blocks, model.prior_scale)
+        nets = nn.ModuleList(_Member(*shape) for _ in range(model.members)).to(model._device)
+        model._nets = list(stored.restore(nets, path))
         return model, dict(meta.get("metadata") or {})
 
 
-def _nll(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Gaussian negative log-likelihood per row (constant dropped) of standardised targets."""
+def _nll(out: torch.Tensor, z: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
+    """Gaussian negative log-likelihood per row (constant dropped) of standardised targets; ``beta`` > 0 weighs
+    each term by its variance to the power ``beta`` (not differentiated: β-NLL, Seitzer et al., 2022), so that
+    outputs the network calls noisy still get their mean fitted."""
     k = z.shape[1]
     mean, logvar = out[:, :k], out[:, k:].clamp(-15, 10)
-    return 0.5 * (logvar + (z - mean) ** 2 * torch.exp(-logvar)).sum(dim=1)
+    terms = 0.5 * (logvar + (z - mean) ** 2 * torch.exp(-logvar))
+    if beta:
+        terms = terms * torch.exp(beta * logvar.detach())
+    return terms.sum(dim=1)
