@@ -1,12 +1,12 @@
-"""Reports of result folders, whatever produced them: a run, a what-if study, a sweep, an augmentation or a latents
-evaluation, or a set-point recommendation.
+"""Reports of result folders, whatever produced them: a run, a what-if study, a sweep, an augmentation, a latents or a
+surrogate evaluation, or a set-point recommendation.
 
 ``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet``, a ``summary.json``
-of ``"kind": "augment"``, ``"latents"`` or ``"latents_recommend"``, or a run's ``summary.json``) and builds the
-matching report from the saved results only: nothing is simulated again. Both study reports open with a
+of ``"kind": "augment"``, ``"latents"``, ``"latents_recommend"`` or ``"surrogate"``, or a run's ``summary.json``)
+and builds the matching report from the saved results only: nothing is simulated again. Both study reports open with a
 ``summary`` section (the best variant or point by the objective); the sections come from :mod:`reports.whatif` and
 :mod:`reports.sweep`, the augmentation report's from :mod:`reports.augment`, the latent monitoring and set-point
-reports' from :mod:`reports.latents`.
+reports' from :mod:`reports.latents`, the surrogate report's from :mod:`reports.surrogate`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from reports.latents_recommend import recommend_report
 from reports.model import Report, ReportError, Reproducibility
 from reports.run import read_summary, run_report
 from reports.study_units import parse_objective
+from reports.surrogate import surrogate_report
 from reports.sweep import sweep_sections
 from reports.whatif import whatif_sections
 
@@ -75,4 +76,6 @@ def folder_report(folder: str | Path) -> Report:
             return latents_report(summary, folder)
         if summary.get("kind") == "latents_recommend":
             return recommend_report(summary)
+        if summary.get("kind") == "surrogate":
+            return surrogate_report(summary, folder)
     return run_report(folder)

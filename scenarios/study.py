@@ -173,6 +173,11 @@ def scenario_changes(base: Scenario, variant: Scenario) -> list[dict[str, Any]]:
 _ABSENT = object()
 
 
+def scenario_values(scenario: Scenario) -> dict[str, Any]:
+    """Every setting of ``scenario`` (defaults filled in) by dotted path, as overrides name them."""
+    return _flatten(scenario.to_dict())
+
+
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """Leaves of nested dicts and lists by dotted path (list items by index, as overrides name them)."""
     if isinstance(data, dict):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_report_surrogate import surrogate_folder as write_surrogate_folder
 
 from reports.folders import folder_report
 from reports.write import write_report
@@ -84,6 +85,7 @@ REPORT_KINDS = (
     "augment_folder",
     "latents_folder",
     "recommend_folder",
+    "surrogate_folder",
 )
 AUGMENT_SUMMARY = Path(__file__).parent / "data" / "augment_summary.json"
 LATENTS_SUMMARY = Path(__file__).parent / "data" / "latents_summary.json"
@@ -124,10 +126,16 @@ def recommend_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def surrogate_folder(tmp_path: Path) -> Path:
+    """A `surrogate evaluate` folder: its summary.json (a real tiny run) and a predictions.parquet from arrays."""
+    return write_surrogate_folder(tmp_path / "surrogate")
+
+
 @pytest.mark.parametrize("kind", REPORT_KINDS)
 def test_every_report_kind_renders_and_fits_on_screen_and_on_paper(kind: str, request, tmp_path: Path):
-    """Run (a plant with every mechanism), job shop, what-if, sweep, augmentation and latents reports, as the
-    commands write them."""
+    """Run (a plant with every mechanism), job shop, what-if, sweep, augmentation, latents and surrogate reports, as
+    the commands write them."""
     browser = find_browser()
     folder = request.getfixturevalue(kind)
     report = folder / "report.html"
