@@ -4,7 +4,7 @@ Per study (default: ``weld_capacity`` on the flow line and ``electronics_tradeof
 
 - **Training design**: a Latin hypercube of ``--points`` (400) points × the sweep's replications, simulation seed
   ``--seed``; **held-out design**: ``--test-points`` (100) other points with seed ``--seed + 1``, never seen by a
-  model or by any choice of its settings (those were tuned on inner splits of the training design).
+  model or by any choice of its settings (those were chosen by hand on inner splits of the training design).
 - **Learning curve**: ensemble, GP (Matérn 5/2 + white noise) and quantile boosting fitted on exactly the same rows:
   nested random subsets of 50, 100, 200 and 400 training points. Per size: mean R² over the KPIs, R² of throughput
   and mean cycle time, mean coverage of the 90 % intervals, fit seconds (``shopfloor surrogate evaluate``'s
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -125,15 +124,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
-    import torch
-
     from scenarios.cache import EvaluationCache
+    from scenarios.cli_common import threads_limited
 
-    torch.set_num_threads(args.threads)
     results = {}
-    with EvaluationCache(args.cache) as cache:
+    with EvaluationCache(args.cache) as cache, threads_limited(args.threads):
         for name in args.studies.split(","):
             results[name] = bench_study(name, args, cache)
             _print(name, results[name])

@@ -296,8 +296,8 @@ def _learning(summary: Mapping[str, Any]) -> Section:
     models = list(dict.fromkeys(r["model"] for r in curve))
     panels = [k for k in HEADLINE_KPIS if k in _kpis(summary)]
     text = [
-        "Every model refitted on nested random subsets of the training points and scored on the same held-out "
-        "design; the ensemble's refit on all points is not the evaluated surrogate, so its scores differ from it."
+        "Every model fitted on nested random subsets of the training points and scored on the same held-out "
+        "design; at the full size the ensemble is the evaluated surrogate itself."
     ]
     png = learning_curve_figure(curve, models, panels, summary.get("ceiling_r2") or {})
     caption = (
@@ -338,7 +338,8 @@ def _method(summary: Mapping[str, Any]) -> Section:
         "The held-out design is a fresh Latin hypercube over the study's decision variables with its own seed (for "
         "the design and the simulation), never seen by the model or by any choice of its settings.",
         "The Gaussian process (gp) and quantile gradient boosting (boosting) are fitted on exactly the ensemble's "
-        "training rows (every replication a row). Point accuracy (R², MAPE, MAE, Spearman) is against each test "
+        "training simulations (the GP on each point's mean with its known noise, as BoTorch fits replicated "
+        "designs; boosting on every replication). Point accuracy (R², MAPE, MAE, Spearman) is against each test "
         "point's mean over its replications; coverage is of single replications by the 90 % predictive interval, "
         "which is for one simulated replication, replication noise included.",
     ]

@@ -200,9 +200,10 @@ def evaluate(
     quiet: QuietOpt = False,
 ) -> None:
     """Accuracy (R², MAPE, MAE, Spearman) and coverage on a fresh held-out design, against a GP and boosting."""
-    from scenarios.surrogate_eval import EvalSettings, evaluate_surrogate
+    from scenarios.surrogate_eval import EvalSettings, check_peers, evaluate_surrogate
 
     surrogate = _load(model, device, study)
+    check_peers(tuple(p.strip() for p in peers.split(",") if p.strip()))
     settings = EvalSettings(
         test_points=test_points,
         test_seed=test_seed,
@@ -261,6 +262,8 @@ def refine(
     """Active learning: simulate the points of largest epistemic variance (spread out), add them and retrain."""
     from scenarios.surrogate_model import refine_surrogate
 
+    if rounds > budget:
+        raise ShopfloorError(f"--rounds {rounds}: more rounds than --budget {budget} points")
     surrogate = _load(model, device, study)
     target = out or model
     if target.exists() and not target.is_dir():

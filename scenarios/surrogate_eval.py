@@ -42,6 +42,12 @@ class EvalSettings:
     peers: tuple[str, ...] = PEERS
 
 
+def check_peers(names: tuple[str, ...]) -> None:
+    unknown = [n for n in names if n not in PEERS]
+    if unknown:
+        raise ShopfloorError(f"--peers: unknown peer {unknown[0]!r} (choose from {', '.join(PEERS)})")
+
+
 def _peer(name: str, seed: int):
     if name == "gp":
         return GaussianProcessPeer(seed=seed)
@@ -118,7 +124,7 @@ def evaluate_surrogate(
             "fit_seconds": seconds,
             "predict_seconds": _predict_seconds(model, test.encoder.dim),
         }
-    curve = _learning_curve(surrogate, test, settings, say)
+    curve = _learning_curve(surrogate, test, settings, models, say)
     speed = sim_seconds / models["ensemble"]["predict_seconds"]
     summary = {
         "kind": "surrogate",
@@ -132,7 +138,9 @@ def evaluate_surrogate(
             "seed": surrogate.seed,
         },
         "test": {"points": test.n_points, "replications": reps, "seed": seed, "simulated": test.simulated},
-        "ceiling_r2": dict(zip(test.kpis, test.ceiling_r2().tolist(), strict=True)),
+        "ceiling_r2": {
+            k: (float(c) if np.isfinite(c) else None) for k, c in zip(test.kpis, test.ceiling_r2(), strict=True)
+        },
         "models": models,
         "calibration": {"scale": surrogate.model.scale.tolist(), "curve": calibration_curve(prediction, test)},
         "learning_curve": curve,
@@ -152,20 +160,27 @@ def nested_order(surrogate: Surrogate) -> np.ndarray:
 
 
 def _learning_curve(
-    surrogate: Surrogate, test: SurrogateData, settings: EvalSettings, say: Callable[[str], None]
+    surrogate: Surrogate,
+    test: SurrogateData,
+    settings: EvalSettings,
+    full: dict[str, dict[str, Any]],
+    say: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """Per size (nested random subsets of the training points) and model: scores and fit seconds."""
+    """Per size (nested random subsets of the training points) and model: scores and fit seconds; at the full size
+    the evaluated surrogate and the peers of ``full`` (already fitted on every point)."""
     order = nested_order(surrogate)
     rows = []
     for size in sorted(s for s in settings.sizes if 4 <= s <= surrogate.data.n_points):
         data = surrogate.data.subset(order[:size])
         for name in ("ensemble", *settings.peers):
             say(f"learning curve: {name} on {size} points")
-            if name == "ensemble" and size == surrogate.data.n_points:  # the evaluated model itself
-                model, seconds = surrogate.model, surrogate.fit_seconds
+            if size == surrogate.data.n_points:
+                seconds = surrogate.fit_seconds if name == "ensemble" else full[name]["fit_seconds"]
+                scores = full[name]["scores"]
             else:
                 model, seconds = _fit(name, data, surrogate)
-            rows.append({"points": size, "model": name, "fit_seconds": seconds, "scores": scores_on(model, test)[1]})
+                scores = scores_on(model, test)[1]
+            rows.append({"points": size, "model": name, "fit_seconds": seconds, "scores": scores})
     return rows
 
 
@@ -178,6 +193,10 @@ def _write_predictions(path: Path, prediction: Prediction, test: SurrogateData, 
         columns |= {f"{kpi}.truth": truth[:, j], f"{kpi}.mean": prediction.mean[:, j]}
         columns |= {f"{kpi}.low": lo[:, j], f"{kpi}.high": hi[:, j]}
     files.write_parquet(path, pa.table(columns))
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _mean_r2(scores: dict[str, dict[str, float]]) -> float:

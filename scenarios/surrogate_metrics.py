@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
 from scenarios.surrogate_data import SurrogateData
@@ -79,4 +80,4 @@ def calibration_curve(prediction: Prediction, test: SurrogateData) -> list[dict[
 
 def nearest_distance(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Euclidean distance of each encoded point to the nearest encoded reference point."""
-    return np.sqrt(((points[:, None, :] - reference[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return cKDTree(reference).query(points)[0]

@@ -48,9 +48,10 @@ class FitSettings:
 
 
 def train_ensemble(data: SurrogateData, settings: FitSettings) -> DeepEnsemble:
-    """An ensemble on ``data``: fitted on all but a random ``calibration_share`` of the design points, its variance
-    scaled on those (so calibration is measured on points it did not learn from), then refitted on every point
-    with that scaling kept."""
+    """An ensemble on ``data``: a first one fitted on all but a random ``calibration_share`` of the design points
+    gets its variance scaling from those points (which it did not learn from); the returned one is refitted on
+    every point and keeps that scaling (more data, so if anything a little conservative; the held-out design of
+    ``surrogate evaluate`` measures its coverage)."""
     rng = np.random.default_rng(settings.seed)
     held = rng.permutation(data.n_points)[: max(1, round(settings.calibration_share * data.n_points))]
     calibration = np.isin(data.groups, held)
@@ -169,18 +170,14 @@ def refine_surrogate(
     candidates = lhs_points(surrogate.study, CANDIDATES_PER_PICK * budget, pool_seed)
     encoded = surrogate.data.encoder.transform(candidates)
     scores = uncertainty(surrogate.model.predict(encoded))
-    picked = [candidates[i] for i in select_batch(encoded, scores, budget, surrogate.data.x)]
-    new = simulate_points(
-        surrogate.study, picked, surrogate.seed, surrogate.replications, surrogate.kpis, cache, workers, progress
-    )
+    picked = [candidates[i] for i in select_batch(encoded, scores, budget, np.unique(surrogate.data.x, axis=0))]
+    s = surrogate
+    new = simulate_points(s.study, picked, s.seed, s.replications, s.kpis, cache, workers, progress, s.data.n_points)
     data = surrogate.data.extended(new)
     started = time.perf_counter()
     model = train_ensemble(data, surrogate.settings)
     seconds = time.perf_counter() - started
-    refined = Surrogate(
-        model, data, surrogate.study, surrogate.seed, surrogate.replications, surrogate.settings, seconds
-    )
-    return refined, picked
+    return Surrogate(model, data, s.study, s.seed, s.replications, s.settings, seconds), picked
 
 
 def design_point(surrogate: Surrogate, settings: Mapping[str, str]) -> dict[str, Any]:

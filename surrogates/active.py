@@ -9,6 +9,7 @@ does not pile up in one uncertain corner.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from surrogates.regressor import Prediction
 
@@ -26,7 +27,7 @@ def select_batch(candidates: np.ndarray, scores: np.ndarray, budget: int, refere
     encoded training inputs, whose typical distance to the candidates sets the damping length."""
     if not 0 < budget <= len(candidates):
         raise ValueError(f"budget must be in 1 … {len(candidates)} candidates, got {budget}")
-    nearest = np.sqrt(((candidates[:, None, :] - reference[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    nearest = cKDTree(reference).query(candidates)[0]
     length = max(float(np.median(nearest)), 1e-9)
     left = np.maximum(np.asarray(scores, dtype=float), 0.0)
     free = np.ones(len(candidates), dtype=bool)

@@ -7,7 +7,7 @@ log-variance) and is trained on the Gaussian negative log-likelihood of per-repl
 is learned, not averaged away. The ensemble's prediction is the mixture's mean and variance (Lakshminarayanan et
 al., 2017); a fixed random prior network added to each member's mean (randomized prior functions) keeps the
 members apart away from the data, so the spread of their means grows there. ``calibrate`` rescales the variance per KPI
-so that standardised validation residuals have unit variance.
+so that the 90 % interval holds 90 % of validation rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from surrogates.batched import BatchedMLP, keep_heads
 from surrogates.persist import load_model, save_model
 from surrogates.training import check_seed, resolve_device, seeded, torch_generator
 
@@ -109,31 +110,23 @@ class DesignEncoder:
         return cls([Variable(**{**d, "choices": tuple(d.get("choices") or ())}) for d in data["variables"]])
 
 
-class _Block(nn.Module):
-    def __init__(self, width: int):
-        super().__init__()
-        self.seq = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.seq(x)
-
-
 class _Member(nn.Module):
-    """One member: a trained residual MLP plus a fixed, untrained random prior network on the means (Osband et al.,
-    2018, randomized prior functions), so that members disagree where no data pulls them together."""
+    """One member: a residual MLP per output (batched, see :mod:`surrogates.batched`) giving its mean and
+    log-variance, plus a fixed, untrained random prior network on the means (Osband et al., 2018, randomized prior
+    functions), so that members disagree where no data pulls them together."""
 
     def __init__(self, inputs: int, outputs: int, width: int, blocks: int, prior_scale: float):
         super().__init__()
-        self.outputs, self.prior_scale = outputs, prior_scale
-        self.net = nn.Sequential(
-            nn.Linear(inputs, width), *(_Block(width) for _ in range(blocks)), nn.SiLU(), nn.Linear(width, 2 * outputs)
-        )
-        self.prior = nn.Sequential(nn.Linear(inputs, width), nn.SiLU(), nn.Linear(width, outputs))
+        self.prior_scale = prior_scale
+        self.net = BatchedMLP(outputs, inputs, 2, width, blocks)
+        self.prior = BatchedMLP(outputs, inputs, 1, width, 0)
         self.prior.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        return torch.cat([out[:, : self.outputs] + self.prior_scale * self.prior(x), out[:, self.outputs :]], dim=1)
+        """(n, inputs) → (n, 2 · outputs): the means, then the log-variances."""
+        out = self.net(x)  # (outputs, n, 2)
+        mean = out[..., 0] + self.prior_scale * self.prior(x)[..., 0]
+        return torch.cat([mean.T, out[..., 1].T], dim=1)
 
 
 @dataclass(frozen=True)
@@ -160,7 +153,7 @@ class DeepEnsemble:
         self,
         *,
         members: int = 5,
-        width: int = 128,
+        width: int = 64,
         blocks: int = 2,
         epochs: int = 400,
         batch_size: int = 64,
@@ -195,6 +188,8 @@ class DeepEnsemble:
         self._mu, self._sd = y.mean(axis=0), np.maximum(y.std(axis=0), 1e-12)
         z = ((y - self._mu) / self._sd).astype(np.float32)
         groups = np.arange(len(x)) if groups is None else np.asarray(groups)
+        if len(np.unique(groups)) < 2:
+            raise ValueError("need rows of at least two groups (design points): one is held out for validation")
         self._inputs, self._outputs = x.shape[1], y.shape[1]
         self._nets = [self._train_member(m, x, z, groups) for m in range(self.members)]
         self.scale = np.ones(self._outputs)
@@ -211,28 +206,32 @@ class DeepEnsemble:
         xv, zv = torch.as_tensor(x[val], device=dev), torch.as_tensor(z[val], device=dev)
         with seeded(seed, dev):
             net = _Member(self._inputs, self._outputs, self.width, self.blocks, self.prior_scale).to(dev)
-        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.AdamW(net.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch_generator(seed, dev)
-        best, best_state, waited = math.inf, None, 0
+        # early stopping per output: each head keeps its own best epoch; training ends when none improved lately
+        best = torch.full((self._outputs,), math.inf, device=dev)
+        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        waited = 0
         for _ in range(self.epochs):
             net.train()
             for idx in torch.randperm(len(xt), generator=gen, device=dev).split(self.batch_size):
-                loss = _nll(net(xt[idx]), zt[idx], self.nll_beta).mean()
+                loss = _nll(net(xt[idx]), zt[idx], self.nll_beta).sum(dim=1).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             net.eval()
             with torch.no_grad():
-                score = float(_nll(net(xv), zv).mean())
-            if score < best - 1e-4:
-                best, waited = score, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                score = _nll(net(xv), zv).mean(dim=0)
+            improved = score < best - 1e-4
+            if improved.any():
+                best = torch.where(improved, score, best)
+                keep_heads(best_state, net, improved)
+                waited = 0
             else:
                 waited += 1
                 if waited >= self.patience:
                     break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        net.load_state_dict(best_state)
         return net.eval()
 
     def _fitted(self) -> list[_Member]:
@@ -302,12 +301,12 @@ class DeepEnsemble:
 
 
 def _nll(out: torch.Tensor, z: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
-    """Gaussian negative log-likelihood per row (constant dropped) of standardised targets; ``beta`` > 0 weighs
-    each term by its variance to the power ``beta`` (not differentiated: β-NLL, Seitzer et al., 2022), so that
-    outputs the network calls noisy still get their mean fitted."""
+    """Gaussian negative log-likelihood (constant dropped) of standardised targets, (rows, outputs); ``beta`` > 0
+    weighs each term by its variance to the power ``beta`` (not differentiated: β-NLL, Seitzer et al., 2022), so
+    that outputs the network calls noisy still get their mean fitted."""
     k = z.shape[1]
     mean, logvar = out[:, :k], out[:, k:].clamp(-15, 10)
     terms = 0.5 * (logvar + (z - mean) ** 2 * torch.exp(-logvar))
     if beta:
         terms = terms * torch.exp(beta * logvar.detach())
-    return terms.sum(dim=1)
+    return terms

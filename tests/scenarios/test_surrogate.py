@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from scenarios.cli import app
 from scenarios.study import load_study
-from scenarios.surrogate_data import simulate_design
+from scenarios.surrogate_data import SurrogateData, lhs_points, point_seeds, simulate_design
 from scenarios.surrogate_model import load_surrogate
+from surrogates.active import uncertainty
 
 runner = CliRunner()
 
@@ -83,7 +84,18 @@ def test_design_rows_are_replications_with_their_point(study_file: Path) -> None
     assert np.array_equal(data.groups, np.repeat(np.arange(6), 2))
     assert "throughput" in data.kpis and "cycle_time_mean" in data.kpis
     assert np.allclose(data.point_means()[0], data.y[:2].mean(axis=0))
-    assert (data.ceiling_r2() >= 0.5).all()  # KPIs that are mostly replication noise are not learned
+
+
+def test_every_point_has_its_own_seed_and_rows_round_trip(study_file: Path, tmp_path: Path) -> None:
+    seeds = point_seeds(3, 0, 6)
+    assert len(set(seeds + point_seeds(4, 0, 6))) == 12 and point_seeds(3, 4, 2) == seeds[4:]
+    data = simulate_design(load_study(study_file), 6, seed=3, replications=2)
+    gapped = data.subset([5, 0, 2])  # points renumbered 0, 1, 2 in this order
+    assert gapped.points == [data.points[5], data.points[0], data.points[2]]
+    gapped.write(tmp_path / "rows.parquet")
+    again = SurrogateData.read(tmp_path / "rows.parquet", data.encoder, data.kpis)
+    assert again.points == gapped.points and np.array_equal(again.y, gapped.y)
+    assert np.array_equal(again.groups, gapped.groups) and np.array_equal(again.x, gapped.x)
 
 
 def test_fit_predict_and_reload(model: Path) -> None:
@@ -137,6 +149,10 @@ def test_refine_adds_the_least_certain_points(model: Path, cache: tuple[str, str
     before, after = load_surrogate(model, "cpu"), load_surrogate(out, "cpu")
     assert after.data.n_points == 20 and after.data.points[:16] == before.data.points
     assert len({json.dumps(p, sort_keys=True) for p in after.data.points[16:]}) == 4
+    pool = before.data.encoder.transform(lhs_points(before.study, 200, seed=11))
+    picked = before.data.encoder.transform(after.data.points[16:])
+    chosen, typical = uncertainty(before.model.predict(picked)), uncertainty(before.model.predict(pool))
+    assert np.median(chosen) > np.median(typical)  # where the ensemble was less sure than at a random point
 
 
 @pytest.mark.parametrize(
@@ -147,6 +163,8 @@ def test_refine_adds_the_least_certain_points(model: Path, cache: tuple[str, str
         (("predict", "{model}", "--set", "stations.weld.dispatch=lifo"), "expected one of"),
         (("evaluate", "{model}", "--test-seed", "0"), "that is the training seed"),
         (("evaluate", "{model}", "--sizes", "2,x"), "--sizes"),
+        (("evaluate", "{model}", "--peers", "gp,kriging"), "unknown peer 'kriging'"),
+        (("refine", "{model}", "--budget", "2", "--rounds", "3"), "more rounds than --budget"),
         (("predict", "{tmp}"), "not a loadable shopfloor surrogate"),
     ],
 )
