@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/surrogate.py --studies weld_capacity --points 100 --test-points 40 --active-start 50
 	$(BIN)/python -m pip install --quiet -e ".[bench]"   # ctgan, the peer of bench/augment.py
 	$(BIN)/python bench/augment.py --rows 20000 --epochs 3
 
