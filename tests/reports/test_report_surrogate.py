@@ -16,9 +16,8 @@ from report_helpers import assert_tables_match, markdown_headings, parse
 from reports.folders import folder_report
 from reports.model import Report, format_number
 from reports.surrogate import surrogate_report
-from reports.surrogate_figures import Z90, standardised_error
+from reports.surrogate_figures import Z90, kpi_title, standardised_error
 from reports.write import write_report
-from sim.kpi_registry import kpi_title
 
 DATA = Path(__file__).parent / "data" / "surrogate_summary.json"
 PNG = b"\x89PNG\r\n\x1a\n"
