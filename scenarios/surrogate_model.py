@@ -9,6 +9,7 @@ study and its seed) and ``training.parquet`` (every simulated replication it lea
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,12 @@ from scenarios.surrogate_data import (
 )
 from sim.errors import ShopfloorError
 from surrogates.active import select_batch, uncertainty
+from surrogates.persist import METADATA_FILE, TENSORS_FILE
 from surrogates.regressor import DeepEnsemble, DesignEncoder, Prediction
 
 TRAINING = "training.parquet"
+MODEL_FILES = (TENSORS_FILE, METADATA_FILE, TRAINING)
+PREVIOUS = "previous"  # the model a save replaces, until the new one is complete
 CANDIDATES_PER_PICK = 50  # active learning scores this many random candidates per point to simulate
 
 
@@ -88,7 +92,9 @@ class Surrogate:
         return self.model.predict(self.data.encoder.transform(points))
 
     def save(self, folder: Path) -> Path:
-        """The model files and the training rows into ``folder`` (each written atomically)."""
+        """The model files and the training rows into ``folder``, each written atomically. A model already there
+        (``refine`` in place) is first copied to ``folder/previous``, removed once the new one is complete, so an
+        interrupted save loses nothing."""
         metadata = {
             "study": str(Path(self.study.source).resolve()),
             "scenario_hash": self.study.base.content_hash,
@@ -101,13 +107,21 @@ class Surrogate:
             "fit_seconds": self.fit_seconds,
             "training_sha256": None,
         }
+        previous = folder / PREVIOUS
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            if all((folder / name).is_file() for name in MODEL_FILES):
+                shutil.rmtree(previous, ignore_errors=True)
+                previous.mkdir()
+                for name in MODEL_FILES:
+                    shutil.copy2(folder / name, previous / name)
             self.data.write(folder / TRAINING)
             metadata["training_sha256"] = _sha256(folder / TRAINING)
-            return self.model.save(folder, metadata)
+            saved = self.model.save(folder, metadata)
         except (OSError, ValueError) as exc:
             raise ShopfloorError(f"--out {folder}: cannot write the model ({exc})") from None
+        shutil.rmtree(previous, ignore_errors=True)
+        return saved
 
 
 def _sha256(path: Path) -> str:
@@ -123,9 +137,9 @@ def load_surrogate(folder: Path, device: str = "auto", study: Path | None = None
         kpis, seed, replications = meta["kpis"], int(meta["seed"]), int(meta["replications"])
         settings = FitSettings(**{**meta["settings"], "device": device})
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ShopfloorError(f"{folder}: not a loadable shopfloor surrogate ({exc})") from None
+        raise ShopfloorError(f"{folder}: not a loadable shopfloor surrogate ({exc}){_kept(folder)}") from None
     if _sha256_or_none(folder / TRAINING) != meta.get("training_sha256"):
-        raise ShopfloorError(f"{folder / TRAINING}: missing or changed since the model was fitted")
+        raise ShopfloorError(f"{folder / TRAINING}: missing or changed since the model was fitted{_kept(folder)}")
     source = study or Path(meta["study"])
     loaded = load_study(source)
     if loaded.base.content_hash != meta["scenario_hash"]:
@@ -134,6 +148,12 @@ def load_surrogate(folder: Path, device: str = "auto", study: Path | None = None
         raise ShopfloorError(f"{source}: the study's [sweep.variables] changed since the surrogate {folder} was fitted")
     data = SurrogateData.read(folder / TRAINING, encoder, kpis)
     return Surrogate(model, data, loaded, seed, replications, settings, meta.get("fit_seconds"))
+
+
+def _kept(folder: Path) -> str:
+    """A hint at the model an interrupted save left in ``folder/previous``, if any."""
+    kept = folder / PREVIOUS
+    return f"; the model from before an interrupted save is in {kept}" if kept.is_dir() else ""
 
 
 def _sha256_or_none(path: Path) -> str | None:

@@ -5,6 +5,8 @@ errors. One model and one evaluation cache serve the module."""
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,9 @@ from scenarios.cli import app
 from scenarios.study import load_study
 from scenarios.surrogate_data import SurrogateData, lhs_points, point_seeds, simulate_design
 from scenarios.surrogate_model import load_surrogate
+from sim.errors import ShopfloorError
 from surrogates.active import uncertainty
+from surrogates.regressor import DeepEnsemble
 
 runner = CliRunner()
 
@@ -181,3 +185,25 @@ def test_a_changed_study_is_refused(model: Path, tmp_path: Path) -> None:
     (tmp_path / "line.toml").write_text(LINE.replace("horizon = 3000", "horizon = 2900"), encoding="utf-8")
     result = invoke("surrogate", "predict", str(model), "--study", str(changed))
     assert result.exit_code == 2 and "scenario changed since the surrogate" in result.output
+
+
+def test_an_interrupted_save_in_place_loses_nothing(model: Path, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "in_place"
+    shutil.copytree(model, folder, ignore=shutil.ignore_patterns("cache.sqlite*", "evaluation"))
+    surrogate = load_surrogate(folder, "cpu")
+    point = [surrogate.data.points[0]]
+    before = surrogate.predict(point).mean
+    smaller = replace(surrogate, data=surrogate.data.subset(range(8)))
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DeepEnsemble, "save", crash)  # after the new training rows, before the new model
+    with pytest.raises(ShopfloorError, match="disk full"):
+        smaller.save(folder)
+    with pytest.raises(ShopfloorError, match="previous"):
+        load_surrogate(folder, "cpu")
+    assert np.array_equal(load_surrogate(folder / "previous", "cpu").predict(point).mean, before)
+    monkeypatch.undo()
+    smaller.save(folder)
+    assert not (folder / "previous").exists() and load_surrogate(folder, "cpu").data.n_points == 8
