@@ -33,6 +33,7 @@ surrogate_app = typer.Typer(
 )
 
 ModelArg = Annotated[Path, typer.Argument(help="Model folder written by `surrogate fit`.")]
+StudyOpt = Annotated[Path | None, typer.Option(help="The study file, if it moved since the fit.")]
 CacheOpt = Annotated[Path | None, typer.Option(help="Evaluation cache (default: MODEL/cache.sqlite).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")]
 WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Worker processes for simulation.")]
@@ -120,7 +121,7 @@ def predict(
         list[str] | None, typer.Option("--set", help="path=value of a decision variable (others: the base's).")
     ] = None,
     level: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the predictive interval.")] = 0.9,
-    study: Annotated[Path | None, typer.Option(help="The study file, if it moved since the fit.")] = None,
+    study: StudyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON on stdout.")] = False,
     device: DeviceOpt = "cpu",
 ) -> None:
@@ -191,7 +192,7 @@ def evaluate(
     peers: Annotated[
         str, typer.Option(help="Peers fitted on the same rows: gp, boosting (comma-separated).")
     ] = "gp,boosting",
-    study: Annotated[Path | None, typer.Option(help="The study file, if it moved since the fit.")] = None,
+    study: StudyOpt = None,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     workers: WorkersOpt = None,
@@ -251,7 +252,7 @@ def refine(
     budget: Annotated[int, typer.Option(min=1, max=2000, help="Points to simulate where the ensemble is least sure.")],
     out: Annotated[Path | None, typer.Option(help="Folder for the refined model (default: MODEL, replaced).")] = None,
     rounds: Annotated[int, typer.Option(min=1, max=100, help="Split the budget over this many retrainings.")] = 1,
-    study: Annotated[Path | None, typer.Option(help="The study file, if it moved since the fit.")] = None,
+    study: StudyOpt = None,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     workers: WorkersOpt = None,

@@ -48,12 +48,9 @@ def check_peers(names: tuple[str, ...]) -> None:
         raise ShopfloorError(f"--peers: unknown peer {unknown[0]!r} (choose from {', '.join(PEERS)})")
 
 
-def _peer(name: str, seed: int):
-    if name == "gp":
-        return GaussianProcessPeer(seed=seed)
-    if name == "boosting":
-        return BoostingPeer(seed=seed)
-    raise ShopfloorError(f"--peers: unknown peer {name!r} (choose from {', '.join(PEERS)})")
+def _peer(name: str, seed: int) -> GaussianProcessPeer | BoostingPeer:
+    check_peers((name,))
+    return GaussianProcessPeer(seed=seed) if name == "gp" else BoostingPeer(seed=seed)
 
 
 def _fit(name: str, data: SurrogateData, surrogate: Surrogate) -> tuple[Any, float]:
