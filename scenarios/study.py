@@ -40,6 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from scenarios import catalog
+from scenarios.optimize_spec import OptimizeSpec
 from sim.bounds import SPEC_CONFIG
 from sim.errors import ScenarioError
 from sim.files import read_text
@@ -120,10 +121,15 @@ class SweepSpec(_Strict):
         return self
 
 
+class StudyOptimize(OptimizeSpec):
+    variables: dict[str, Variable] | None = Field(None, min_length=1)
+
+
 class StudySpec(_Strict):
     study: StudyMeta
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: SweepSpec | None = None
+    optimize: StudyOptimize | None = None
 
 
 class Study:
@@ -137,6 +143,13 @@ class Study:
     @property
     def seed(self) -> int:
         return self.base.scenario.seed if self.spec.study.seed is None else self.spec.study.seed
+
+    @property
+    def decision_variables(self) -> dict[str, Variable]:
+        """The optimiser's decision variables: ``[optimize.variables]``, else the sweep's (empty without both)."""
+        if self.spec.optimize is not None and self.spec.optimize.variables:
+            return self.spec.optimize.variables
+        return self.spec.sweep.variables if self.spec.sweep is not None else {}
 
     def variants(self) -> dict[str, Scenario]:
         """The base (named ``base``) and every variant, validated."""
@@ -204,6 +217,37 @@ def _exists(data: Any, dotted: str) -> bool:
     return True
 
 
+def _check_optimize(study: Study) -> None:
+    """The ``[optimize]`` section against the base scenario: its KPIs exist, its inputs are decision variables."""
+    spec, base, source = study.spec.optimize, study.base, study.source
+    assert spec is not None
+    problems = []
+    for i, text in enumerate(spec.objectives):
+        try:
+            check_objective(parse_objective(text), base)
+        except ObjectiveError as exc:
+            problems.append((f"optimize.objectives[{i}]", str(exc)))
+    variables = study.decision_variables
+    if not variables:
+        problems.append(("optimize", "no decision variables: give [optimize.variables] or [sweep.variables]"))
+    full = base.model_dump(mode="json", by_alias=True)
+    problems += [
+        (f"optimize.variables.{n}", "no such key in the base scenario") for n in variables if not _exists(full, n)
+    ]
+    for i, constraint in enumerate(spec.constraints):
+        where = f"optimize.constraints[{i}]"
+        if constraint.kpi is not None:
+            try:
+                check_objective(parse_objective(f"max {constraint.kpi}"), base)
+            except ObjectiveError as exc:
+                problems.append((f"{where}.kpi", str(exc)))
+        for name in constraint.inputs or {}:
+            if name not in variables:
+                problems.append((f"{where}.inputs.{name}", f"not a decision variable (one of {list(variables)})"))
+    if problems:
+        raise ScenarioError(source, problems)
+
+
 def is_study_file(path: str | Path) -> bool:
     """Whether a TOML file is a study (has a [study] table) rather than a scenario.
 
@@ -255,6 +299,8 @@ def load_study(path: str | Path) -> Study:
             except ObjectiveError as exc:
                 raise ScenarioError(source, [("sweep.objective", str(exc))]) from None
     study = Study(spec, base, source)
+    if spec.optimize is not None:
+        _check_optimize(study)
     study.variants()  # validate every variant now, before anything runs
     if spec.sweep is not None:
         from scenarios.sweep import design_points, point_scenario  # a sweep validates its variables on the base
