@@ -14,6 +14,7 @@ from scenarios import catalog
 from scenarios.cli_augment import augment_app
 from scenarios.cli_common import command_line, err_console, out_console, print_json, user_errors
 from scenarios.cli_latents import latents_app
+from scenarios.cli_optimize import optimize
 from scenarios.cli_surrogate import surrogate_app
 from scenarios.console import kpi_tables, progress_bar, whatif_table
 from sim import files
@@ -34,6 +35,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(augment_app, name="augment")
 app.add_typer(latents_app, name="latents")
 app.add_typer(surrogate_app, name="surrogate")
+app.command("optimize")(optimize)
 
 ScenarioArg = Annotated[str, typer.Argument(help="Scenario file, or the name of a bundled scenario (see `list`).")]
 SetOpt = Annotated[

@@ -68,8 +68,8 @@ class GaussianProcessPeer:
         x = np.asarray(x, dtype=np.float64)
         parts = [gp.predict(x, return_std=True) for gp in self._models]
         mean = np.column_stack([m for m, _ in parts]) * self._sd + self._mu
-        variance = np.column_stack([s**2 for _, s in parts]) * self._sd**2 + self._replication_var
-        return Prediction(mean, variance)
+        latent = np.column_stack([s**2 for _, s in parts]) * self._sd**2
+        return Prediction(mean, latent + self._replication_var, latent)
 
 
 class BoostingPeer:
