@@ -1,12 +1,14 @@
 """Reports of result folders, whatever produced them: a run, a what-if study, a sweep, an augmentation, a latents or a
-surrogate evaluation, or a set-point recommendation.
+surrogate evaluation, a set-point recommendation, or an optimisation.
 
 ``folder_report(folder)`` looks at what the folder holds (``whatif.parquet``, ``sweep.parquet``, a ``summary.json``
-of ``"kind": "augment"``, ``"latents"``, ``"latents_recommend"`` or ``"surrogate"``, or a run's ``summary.json``)
+of ``"kind": "augment"``, ``"latents"``, ``"latents_recommend"``, ``"surrogate"`` or ``"optimize"`` (or holding an
+optimisation's ``searches`` and ``verdict``), or a run's ``summary.json``)
 and builds the matching report from the saved results only: nothing is simulated again. Both study reports open with a
 ``summary`` section (the best variant or point by the objective); the sections come from :mod:`reports.whatif` and
 :mod:`reports.sweep`, the augmentation report's from :mod:`reports.augment`, the latent monitoring and set-point
-reports' from :mod:`reports.latents`, the surrogate report's from :mod:`reports.surrogate`.
+reports' from :mod:`reports.latents`, the surrogate report's from :mod:`reports.surrogate`, the optimisation report's
+from :mod:`reports.optimize`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reports.augment import augment_report
 from reports.latents import latents_report
 from reports.latents_recommend import recommend_report
 from reports.model import Report, ReportError, Reproducibility
+from reports.optimize import optimize_report
 from reports.run import read_summary, run_report
 from reports.study_units import parse_objective
 from reports.surrogate import surrogate_report
@@ -78,4 +81,6 @@ def folder_report(folder: str | Path) -> Report:
             return recommend_report(summary)
         if summary.get("kind") == "surrogate":
             return surrogate_report(summary, folder)
+        if summary.get("kind") == "optimize" or {"searches", "verdict"} <= summary.keys():
+            return optimize_report(summary, folder)
     return run_report(folder)

@@ -167,7 +167,10 @@ def summary(result: Optimisation) -> dict[str, Any]:
         searches[name] = entry
     selection = verdict.selection
     data: dict[str, Any] = {
+        "kind": "optimize",
         "study": problem.study.spec.study.name,
+        "seed": main.seed,
+        "simulation_seed": problem.study.seed,
         "source": problem.study.source,
         "objectives": list(spec.objectives),
         "weights": spec.weights,
