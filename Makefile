@@ -27,8 +27,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/surrogate.py --studies weld_capacity --points 100 --test-points 40 --active-start 50
-	$(BIN)/python -m pip install --quiet -e ".[bench]"   # ctgan, the peer of bench/augment.py
+	$(BIN)/python -m pip install --quiet -e ".[bench]"   # ctgan, optuna, ortools: the peers
 	$(BIN)/python bench/augment.py --rows 20000 --epochs 3
+	$(BIN)/python bench/optimize.py --seeds 3 --shares 0.02,0.05   # optuna's TPE beside it
+	$(BIN)/python bench/jobshop.py --instances ft06,ft10 --time 60 --robust-time 60   # OR-Tools CP-SAT beside it
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

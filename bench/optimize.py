@@ -133,26 +133,25 @@ def main() -> None:
     keys = [point_key(p) for p in feasible]
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"grid": len(points), "feasible": len(feasible), "replications": args.replications}
+    calls = len(points) * args.replications
+    budgets = [max(2, round(share * calls / args.replications)) for share in shares]  # points
+    results.update(budgets=budgets, shares=shares, gaps={})
+    truth: dict[str, float] = {}
     with EvaluationCache(args.cache) as cache:
-        grids = {}
         for mode, crn in (("crn", True), ("independent", False)):
             started = time.perf_counter()
             values = simulate(problem, feasible, 42, args.replications, cache, args.workers, crn=crn)
-            means = np.nanmean(values[:, :, 0], axis=1)
-            grids[mode] = dict(zip(keys, map(float, means), strict=True))
+            observed = dict(zip(keys, map(float, np.nanmean(values[:, :, 0], axis=1)), strict=True))
             print(
                 f"{mode} grid: {len(feasible)} feasible of {len(points)} points, {time.perf_counter() - started:.0f} s"
             )
-        truth = grids["crn"]
-        optimum = min(truth.values())
-        results["optimum"] = optimum
-        calls = len(points) * args.replications
-        budgets = [max(2, round(share * calls / args.replications)) for share in shares]  # points
-        print(f"optimum {optimum:.3f} min; budgets {budgets} points ({[b * args.replications for b in budgets]} calls)")
-        gaps: dict[str, dict[str, list[list[float]]]] = {}
-        for mode, crn in (("crn", True), ("independent", False)):
-            observed = grids[mode]
-            gaps[mode] = {m: [[] for _ in budgets] for m in METHODS}
+            truth = truth or observed  # the crn grid defines the optimum
+            optimum = results.setdefault("optimum", min(truth.values()))
+            print(
+                f"optimum {optimum:.3f} min; budgets {budgets} points "
+                f"({[b * args.replications for b in budgets]} calls)"
+            )
+            gaps = results["gaps"][mode] = {m: [[] for _ in budgets] for m in METHODS}
             for seed in range(args.seeds):
                 orders: dict[str, list[str]] = {}
                 timing = {}
@@ -171,26 +170,24 @@ def main() -> None:
                     for b, budget in enumerate(budgets):
                         seen = order[:budget]
                         pick = min(seen, key=lambda k: observed[k]) if seen else None
-                        gap = (truth[pick] - optimum) / optimum if pick is not None else math.inf
-                        gaps[mode][method][b].append(gap)
-                    line.append(f"{method} {gaps[mode][method][-1][-1]:.2%} ({timing[method]:.0f} s)")
+                        gaps[method][b].append((truth[pick] - optimum) / optimum if pick is not None else math.inf)
+                    line.append(f"{method} {gaps[method][-1][-1]:.2%} ({timing[method]:.0f} s)")
                 print(f"{mode} seed {seed}: " + ", ".join(line), flush=True)
-        results["budgets"] = budgets
-        results["shares"] = shares
-        results["gaps"] = gaps
-    print()
-    for mode in gaps:
-        print(f"{mode}: seeds within 1 % of the grid optimum (median gap)")
-        print(f"{'method':<12}" + "".join(f"{f'{s:.0%} budget':>22}" for s in shares))
-        for method in METHODS:
-            cells = []
-            for b in range(len(budgets)):
-                g = np.asarray(gaps[mode][method][b])
-                cells.append(f"{int((g <= 0.01).sum())}/{len(g)} ({np.median(g):.2%})")
-            print(f"{method:<12}" + "".join(f"{c:>22}" for c in cells))
-        print()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+            _table(mode, gaps, shares, len(budgets))
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=2))
+
+
+def _table(mode: str, gaps: dict[str, list[list[float]]], shares: list[float], n: int) -> None:
+    print(f"\n{mode}: seeds within 1 % of the grid optimum (median gap)")
+    print(f"{'method':<12}" + "".join(f"{f'{s:.0%} budget':>22}" for s in shares))
+    for method in METHODS:
+        cells = []
+        for b in range(n):
+            g = np.asarray(gaps[method][b])
+            cells.append(f"{int((g <= 0.01).sum())}/{len(g)} ({np.median(g):.2%})")
+        print(f"{method:<12}" + "".join(f"{c:>22}" for c in cells))
+    print(flush=True)
 
 
 if __name__ == "__main__":

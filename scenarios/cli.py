@@ -442,7 +442,7 @@ def import_jssp(
     name: Annotated[str | None, typer.Option(help="Scenario name (default: the file's stem).")] = None,
     optimum: Annotated[
         float | None,
-        typer.Option(help="Best known makespan, shown in the report (default: known for ft06, ft10, ft20, la01)."),
+        typer.Option(help="Best known makespan for the report (default: known for ft06, ft10, ft20, la01 and la16)."),
     ] = None,
 ) -> None:
     """Convert a job-shop instance (n_jobs n_machines, then `machine duration` pairs) into a scenario."""

@@ -37,7 +37,9 @@ def optimize(
     baselines: Annotated[
         bool, typer.Option("--baselines", help="Also run random search and direct evolution on the same budget.")
     ] = False,
-    seconds: Annotated[float, typer.Option(min=0.1, help="Job shops: time limit of the schedule search.")] = 60.0,
+    seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Job shops: time limit of the schedule search (default 60 s).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes for simulation.")] = None,
     cache: Annotated[Path | None, typer.Option(help="Evaluation cache (default: OUT/cache.sqlite).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Simulate everything again.")] = False,
@@ -55,9 +57,15 @@ def optimize(
     show = not (quiet or as_json)
     files.ensure_dir(out)
     if not is_study_file(path):
-        summary = _job_shop(study, out, seed, seconds, show)
+        summary = _job_shop(catalog.load(study, []), study, out, seed, seconds or 60.0, None, show)
     else:
-        summary = _study(load_study(path), out, budget, seed, surrogate, baselines, workers, cache, no_cache, show)
+        loaded = load_study(path)
+        if loaded.spec.schedule is not None:
+            schedule = loaded.spec.schedule
+            limit = seconds or schedule.seconds
+            summary = _job_shop(loaded.base, loaded.source, out, seed, limit, schedule.replications, show)
+        else:
+            summary = _study(loaded, out, budget, seed, surrogate, baselines, workers, cache, no_cache, show)
     summary["command"] = command_line()
     files.write_json(out / "summary.json", summary)
     if report:
@@ -105,7 +113,7 @@ def _study(study, out, budget, seed, surrogate, baselines, workers, cache, no_ca
         return summary(result)
 
 
-def _job_shop(scenario: str, out: Path, seed: int | None, seconds: float, show: bool) -> dict[str, Any]:
+def _job_shop(base, source, out, seed, seconds, replications, show) -> dict[str, Any]:
     from scenarios.jobshop_run import optimise_job_shop
 
     with status_bar("schedule search", None, show) as bar:
@@ -114,7 +122,9 @@ def _job_shop(scenario: str, out: Path, seed: int | None, seconds: float, show: 
             if bar:
                 bar[0].update(bar[1], completed=done, description=f"schedule search: {done} simulations")
 
-        return optimise_job_shop(scenario, out, seed=seed or 0, seconds=seconds, progress=advance)
+        return optimise_job_shop(
+            base, source, out, seed=seed or 0, seconds=seconds, replications=replications, progress=advance
+        )
 
 
 def _print(summary: dict[str, Any], where: Path) -> None:
@@ -122,7 +132,7 @@ def _print(summary: dict[str, Any], where: Path) -> None:
     if summary.get("schedule") is not None:
         s = summary["schedule"]
         out_console.print(
-            f"makespan [bold]{s['makespan']:g}[/] (best single rule {s['best_rule']} {s['best_rule_makespan']:g}, "
+            f"makespan [bold]{s['makespan']:g}[/] (best single rule {s['best_rule']} {s['rule_makespan']:g}, "
             f"lower bound {s['lower_bound']:g}"
             + (f", optimum {s['optimum']:g}" if s.get("optimum") is not None else "")
             + f") after {s['evaluations']} simulations",

@@ -125,11 +125,19 @@ class StudyOptimize(OptimizeSpec):
     variables: dict[str, Variable] | None = Field(None, min_length=1)
 
 
+class StudySchedule(_Strict):
+    """``[schedule]``: the base scenario is a job shop whose machine sequences ``shopfloor optimize`` searches."""
+
+    seconds: float = Field(60.0, gt=0, le=3600, description="time limit of the schedule search")
+    replications: int | None = Field(None, ge=1, le=1000, description="per schedule (default 1, 10 if random)")
+
+
 class StudySpec(_Strict):
     study: StudyMeta
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: SweepSpec | None = None
     optimize: StudyOptimize | None = None
+    schedule: StudySchedule | None = None
 
 
 class Study:

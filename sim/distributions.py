@@ -244,8 +244,8 @@ DIST_KINDS = (
 )
 
 
-def make_sampler(spec: _Dist, rng: np.random.Generator, block: int = _BLOCK) -> Callable[[], float]:
-    """Return a zero-argument callable drawing successive values of ``spec`` from ``rng``."""
+def make_sampler(spec: _Dist, rng: np.random.Generator | None, block: int = _BLOCK) -> Callable[[], float]:
+    """Return a zero-argument callable drawing successive values of ``spec`` from ``rng`` (None for a constant)."""
     if isinstance(spec, Constant):
         value = spec.value
         return lambda: value

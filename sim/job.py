@@ -22,8 +22,8 @@ class Job:
     """Mutable per-job state used by the engine; everything recorded about it goes to the record columns."""
 
     __slots__ = (
-        "defect_type", "defective", "due", "id", "kit_station", "normals", "product", "queue_entry", "queue_length",
-        "release", "remaining", "rework_count", "step", "steps", "times", "uniforms",
+        "defect_type", "defective", "due", "id", "kit_station", "normals", "order", "product", "queue_entry",
+        "queue_length", "release", "remaining", "rework_count", "step", "steps", "times", "uniforms",
     )  # fmt: skip
 
     def __init__(self, id: int, product: int, release: float, due: float, steps: list[Step], times: list[float]):
@@ -41,6 +41,7 @@ class Job:
         self.defect_type: str | None = None
         self.rework_count = 0
         self.kit_station = None  # components: the assembly station whose stock they join when done
+        self.order: str | None = None  # the order id of a job released from an order book
         self.uniforms: list[float] = []  # see JobDraws
         self.normals: list[float] = []
 

@@ -37,12 +37,13 @@ from sim.files import read_text, write_atomic
 JobRoute = tuple[tuple[int, float], ...]  # (machine, duration) pairs in processing order
 
 # Best known (here: proven optimal) makespans of classic benchmarks: name -> (n_jobs, n_machines, makespan).
-# Fisher & Thompson (1963) ft06/ft10/ft20 (alias mt06/mt10/mt20), Lawrence (1984) la01.
+# Fisher & Thompson (1963) ft06/ft10/ft20 (alias mt06/mt10/mt20), Lawrence (1984) la01 and la16.
 KNOWN_OPTIMA: dict[str, tuple[int, int, float]] = {
     "ft06": (6, 6, 55.0),
     "ft10": (10, 10, 930.0),
     "ft20": (20, 5, 1165.0),
     "la01": (10, 5, 666.0),
+    "la16": (10, 10, 945.0),
 }
 _ALIASES = {"mt06": "ft06", "mt10": "ft10", "mt20": "ft20"}
 OPTIMUM_TEXT = "best known makespan"

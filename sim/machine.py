@@ -110,7 +110,7 @@ class Machine:
             self.pm_duration = make_sampler(self.maintenance.duration, streams.get("maintenance", name, index))
             if self.maintenance.basis == "calendar":
                 self.next_pm = self.maintenance.every
-        self.setup_rng = streams.get("setup", name, index)
+        self.setup_rng = streams.get("setup", name, index) if spec.setup is not None else None
         self.setup_samplers: dict[tuple[str, str], object] = {}
 
     # ------------------------------------------------------------------------------------------------ states
@@ -159,22 +159,35 @@ class Machine:
     def _run_plain(self):
         """Wait for work, process, hand on: the loop of a machine without breakdowns, shifts, setups or quality."""
         env, station, records, plant = self.env, self.station, self.records, self.plant
-        queue, rule, s, m = station.queue, station.rule, station.index, self.index
+        queue, rule, s, m, sequence = station.queue, station.rule, station.index, self.index, station.sequence
         record_state, record_visit = records.state, records.visits.append
         self.state = STARVED
         record_state(s, m, env.now, STARVED)
         while True:
-            if not queue:
-                if self.state != STARVED:
-                    self.state = STARVED
-                    record_state(s, m, env.now, STARVED)
-                yield station.wait_for_job()
+            pick = -1
+            if queue and station.position < len(sequence):
+                pick = station.sequenced()  # -1 until the sequence's next job has arrived
+                if pick >= 0:
+                    station.position += 1
+            elif queue:
+                if station.defer:
+                    yield env.timeout(0)  # let jobs arriving at this instant join the queue before the rule decides
+                    if not queue:
+                        continue
+                pick = rule(queue, env.now, self) if len(queue) > 1 else 0
+            if pick < 0:
+                waiting = IDLE if queue else STARVED
+                if self.state != waiting:
+                    self.state = waiting
+                    record_state(s, m, env.now, waiting)
+                wake = station.wait_for_job()
+                # held back by its sequence: is the plant stalled? (A starved plain machine needs no check: it has
+                # no alarms, so a stall is also seen by a sequence wait, a full loop's wait or the empty schedule.)
+                if queue and plant.sequenced:
+                    plant.check_stalled()
+                yield wake
                 continue
-            if station.defer:
-                yield env.timeout(0)  # let jobs arriving at this same instant join the queue before the rule decides
-                if not queue:
-                    continue
-            job = station.take(rule(queue, env.now, self) if len(queue) > 1 else 0)
+            job = station.take(pick)
             self.current = [job]
             self.taken = self.start = start = env.now
             self.end = _NAN
@@ -230,7 +243,7 @@ class Machine:
                 self.set_state(OFF_SHIFT)
                 yield env.timeout(calendar.next_on(env.now) - env.now)
                 continue
-            if station.defer and queue and not deferred:
+            if station.defer and queue and not deferred and station.position >= len(station.sequence):
                 deferred = True  # let jobs arriving at this same instant join the queue before the rule decides
                 yield env.timeout(0)
                 continue
@@ -246,6 +259,8 @@ class Machine:
             wake = station.wait_for_job()
             if deadline < math.inf:  # an alarm that wakes the machine unless work came first (cheaper than a Condition)
                 env.timeout(max(deadline - env.now, 0.0)).callbacks.append(lambda _e, w=wake: _alarm(station, w))
+            if self.plant.sequenced:
+                self.plant.check_stalled()
             yield wake
 
     def _work(self, duration: float, ages: bool):

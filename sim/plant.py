@@ -3,8 +3,9 @@
 ``Plant(scenario, replication, seed).run()`` builds everything from the scenario, simulates the run length of the
 measurement policy (warm-up plus horizon, ``2 × horizon`` with ``warmup = "auto"``, or until an order book is done)
 and returns the records. It ends early, with the deadlock recorded, when machines wait for each other's full
-buffers for good (``sim.deadlock``) or nothing is left to happen while jobs remain. Machines are processes
-(``sim.machine``); stations hold queues and choose work (``sim.station``).
+buffers for good (``sim.deadlock``) or nothing is left to happen while jobs remain: no event left, or, where
+stations follow a ``sequence``, every machine waiting for work that no sequence lets it start (``check_stalled``).
+Machines are processes (``sim.machine``); stations hold queues and choose work (``sim.station``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from simpy.core import EmptySchedule, StopSimulation
 
 from sim.deadlock import circular_wait
 from sim.dispatch import make_rule
-from sim.distributions import Uniform, make_sampler
+from sim.distributions import Constant, Uniform, make_sampler
 from sim.faults import ActiveFault, FaultOccurrence, FaultSpec, schedule
 from sim.job import Job, JobDraws, Step
 from sim.limits import RunawayError, RunLimits
@@ -28,12 +29,13 @@ from sim.machine import Machine, OpenVisit
 from sim.records import Deadlock, Move, Records
 from sim.shifts import Calendar
 from sim.spec import Scenario, components
-from sim.states import JobStatus
+from sim.states import JobStatus, MachineState
 from sim.station import Station
 from sim.streams import Streams
 from sim.warmup import run_length
 
 _CHUNK = 20_000  # events between checks of the run limits
+_WAITING = (MachineState.STARVED, MachineState.IDLE)  # a machine waiting for work
 _GC_THRESHOLD = 50_000  # young-generation threshold while simulating: records are many small objects that live on
 
 
@@ -93,8 +95,11 @@ class Plant:
             ]
             for p, spec in scenario.products.items()
         }
-        self.op_samplers = {
-            p: [make_sampler(op.time, self.streams.get("process", p, i)) for i, op in enumerate(spec.route)]
+        self.op_samplers = {  # a constant time draws nothing: no stream for it (a job shop has a hundred of them)
+            p: [
+                make_sampler(op.time, None if isinstance(op.time, Constant) else self.streams.get("process", p, i))
+                for i, op in enumerate(spec.route)
+            ]
             for p, spec in scenario.products.items()
         }
         self.kits = {
@@ -120,6 +125,8 @@ class Plant:
         self.travel_samplers: dict[tuple[str, str], object] = {}
         self._batches = itertools.count()
         self.stop = self.env.event()  # succeeds when the run is over before its end time (deadlock, order book done)
+        self.sequenced = any(station.sequence for station in self.stations.values())
+        self.released = False  # the whole order book has been released
 
     # ------------------------------------------------------------------------------------------------ release
 
@@ -136,6 +143,7 @@ class Plant:
                 due = math.inf
         code = self.product_codes[product]
         job = Job(self.records.release(code, now, due, order), code, now, due, self.routes[product], times)
+        job.order = order
         job.kit_station = self.kit_station.get(code)
         draws = self.replacement_draws if replacement else self.job_draws
         if draws is not None:
@@ -175,6 +183,7 @@ class Plant:
             if order.release > self.env.now:
                 yield self.env.timeout(order.release - self.env.now)
             self._send(self._new_job(order.product, order.due, order.id))
+        self.released = True
 
     # ------------------------------------------------------------------------------------------------- faults
 
@@ -266,6 +275,27 @@ class Plant:
         if cycle is not None:
             self._end_early(Deadlock(self.env.now, "circular_wait", tuple(s.name for s in cycle)))
 
+    def check_stalled(self) -> None:
+        """A machine starts to wait for work in a plant with sequences: end the run if nothing can move any more.
+
+        That is the case once the order book is out, every job sits in a queue (or a kit stock), every machine waits
+        for work and no station can start any of its queued jobs, because each waits for a job its sequence names
+        next. Nothing can change that (breakdowns, maintenance and shifts of idle machines move no job), so the run
+        would otherwise go on while alarms remain. Transport is left out: a job on its way is in no queue.
+        """
+        if not self.released or self.transport is not None:
+            return
+        held = 0
+        for station in self.stations.values():
+            for machine in station.machines:
+                if machine.current or machine.state not in _WAITING:
+                    return
+            if station.can_start():
+                return
+            held += len(station.queue) + sum(len(stock) for stock in station.stock.values())
+        if held and held == self.records.in_system:
+            self._end_early(Deadlock(self.env.now, "stalled", self._holding_stations()))
+
     def _end_early(self, deadlock: Deadlock) -> None:
         if self.records.deadlock is None:
             self.records.deadlock = deadlock
@@ -301,21 +331,28 @@ class Plant:
         return self.records
 
     def _advance(self, limits: RunLimits) -> None:
-        """Process events until the run stops, checking the limits every ``_CHUNK`` events."""
+        """Process events until the run stops, checking the limits every ``_CHUNK`` events.
+
+        A run that lasts beyond its first chunk keeps the collector off the plant's long-lived objects from then
+        on; a short one (a job shop's order book, a few hundred events) is not worth a full collection.
+        """
         step = self.env.step
         deadline = math.inf if limits.max_wall is None else time.monotonic() + limits.max_wall
         events = 0
         threshold = gc.get_threshold()
-        freeze = gc.get_freeze_count() == 0  # leave a caller's own frozen objects alone
-        if freeze:
-            gc.collect()  # earlier replications' plants are cyclic garbage: free them now rather than freeze them
-            gc.freeze()  # the plant's objects live for the whole run: keep the collector from scanning them again
-        gc.set_threshold(_GC_THRESHOLD, *threshold[1:])
+        managed = freeze = False
         try:
             while True:
                 for _ in range(_CHUNK):
                     step()
                 events += _CHUNK
+                if not managed:
+                    managed = True
+                    freeze = gc.get_freeze_count() == 0  # leave a caller's own frozen objects alone
+                    if freeze:
+                        gc.collect()  # earlier replications' plants are cyclic garbage: free them rather than freeze
+                        gc.freeze()  # the plant's objects live for the whole run: keep the collector off them
+                    gc.set_threshold(_GC_THRESHOLD, *threshold[1:])
                 if events >= limits.max_events or time.monotonic() > deadline:
                     raise RunawayError(self._runaway_message(events, limits))
         except StopSimulation:
@@ -324,9 +361,10 @@ class Plant:
             if self.records.in_system:
                 self.records.deadlock = Deadlock(self.env.now, "stalled", self._holding_stations())
         finally:
-            gc.set_threshold(*threshold)
-            if freeze:
-                gc.unfreeze()
+            if managed:
+                gc.set_threshold(*threshold)
+                if freeze:
+                    gc.unfreeze()
 
     def _runaway_message(self, events: int, limits: RunLimits) -> str:
         meta = self.scenario.scenario

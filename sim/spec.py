@@ -31,6 +31,7 @@ from sim.faults import FaultSpec
 from sim.files import read_text
 from sim.quality import InspectionSpec, QualitySpec
 from sim.sensors import ExcursionSpec, ParameterSpec, WearSpec
+from sim.sequence import sequence_problems
 from sim.setups import SetupSpec
 from sim.shifts import Calendar, CalendarSpec
 from sim.transport import TransportSpec
@@ -121,6 +122,11 @@ class Station(_Strict):
     excursions: ExcursionSpec | None = None
     quality: QualitySpec | None = None
     inspection: InspectionSpec | None = None
+    sequence: list[str] | None = Field(
+        None,
+        description="order ids in the order the station starts them (its machines wait for the next one); orders "
+        "it does not list follow by the dispatch rule",
+    )
 
 
 class Operation(_Strict):
@@ -584,7 +590,7 @@ def _check_mechanisms(s: Scenario) -> list[tuple[str, str]]:
             problems.append((f"faults[{i}].name", f"duplicate fault name {name!r}"))
     if s.costs is not None:
         problems += s.costs.problems(s.stations)
-    return problems
+    return problems + sequence_problems(s)
 
 
 def _component_message(component: str, s: Scenario) -> str:

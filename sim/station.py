@@ -3,6 +3,10 @@
 Places in the buffer are reserved before a job moves in, so a blocked sender keeps its claim: when a place frees it
 passes straight to the first blocked sender. An idle machine with an empty queue is a place too, so a station with
 ``buffer = 0`` takes a job only when a machine is free to start it at once.
+
+A station with a ``sequence`` (order ids) starts jobs strictly in that order: a free machine waits, idle, until the
+sequence's next job has arrived, even while others queue (a semi-active schedule). Jobs it does not list, and any
+later visits, follow by the dispatch rule once the sequence is done.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Station:
         self.has_kits = False
         self.on_consume: Callable[[Job, Job], None] | None = None  # (component, assembly) -> None
         self.faults: list = []  # specs of the faults that strike this station's machines
+        self.sequence: list[str] = list(spec.sequence or ())  # order ids in the order this station starts them
+        self.position = 0  # jobs of the sequence started so far
 
     # ------------------------------------------------------------------------------------------------ places
 
@@ -100,11 +106,38 @@ class Station:
 
     # ------------------------------------------------------------------------------------------------ choice
 
+    def sequenced(self) -> int:
+        """While the sequence lasts: the queue index of its next job, or -1 while that job has not arrived."""
+        order = self.sequence[self.position]
+        for i, job in enumerate(self.queue):
+            if job.order == order:
+                return i
+        return -1
+
+    def can_start(self) -> bool:
+        """Whether a free machine would find work here now: queued jobs that no sequence or kit holds back."""
+        queue = self.queue
+        if not queue:
+            return False
+        if self.position < len(self.sequence):
+            i = self.sequenced()
+            return i >= 0 and (not self.has_kits or self._kit_ready(queue[i]))
+        return not self.has_kits or any(self._kit_ready(job) for job in queue)
+
     def select(self, machine) -> tuple[list[Job], float]:
         """Jobs the machine starts now, or ``([], t)``: nothing startable, look again at ``t`` at the latest."""
         queue = self.queue
         if not queue:
             return [], math.inf
+        if self.position < len(self.sequence):  # validation keeps batches out of sequenced stations
+            i = self.sequenced()
+            if i < 0 or (self.has_kits and not self._kit_ready(queue[i])):
+                return [], math.inf
+            self.position += 1
+            job = self.take(i)
+            if self.has_kits:
+                self._consume_kit(job)
+            return [job], math.inf
         now = self.env.now
         batch = self.spec.batch
         if batch is not None:

@@ -155,3 +155,13 @@ def test_the_command_writes_a_summary_and_reports_bad_input_with_exit_code_2(toy
     bad.write_text(STUDY.format(objective="min cycle_tme", budget=30), encoding="utf-8")
     result = runner.invoke(app, ["optimize", str(bad), "--out", str(tmp_path / "bad")])
     assert result.exit_code == 2 and "optimize.objectives[0]" in result.output and "Traceback" not in result.output
+
+
+def test_a_bundled_job_shop_study_optimises_the_schedule_and_reports_it(tmp_path):
+    out = tmp_path / "ft06"
+    args = ["optimize", "ft06_schedule", "--out", str(out), "--seconds", "2", "--report", "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    schedule = json.loads((out / "summary.json").read_text())["schedule"]
+    assert schedule["optimum"] == 55 and schedule["lower_bound"] <= schedule["makespan"] <= schedule["rule_makespan"]
+    assert (out / "report.html").is_file() and (out / "schedule" / "report.html").is_file()
