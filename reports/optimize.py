@@ -168,7 +168,7 @@ def _selection_sentence(view: View) -> str:
         f"{fresh}. {method} chose {rec.get('label')}: it is the best with probability at least {confidence} % "
         f"when the best leads the others by at least the indifference zone δ = {n(delta)}{' ' + unit if unit else ''}"
     )
-    close = view.selected_labels(selection.get("in_indifference_zone") or [])
+    close = view.indifferent_labels(selection)
     if close:
         text += f"; {and_list(close)} {'is' if len(close) == 1 else 'are'} within δ of it, as good in practice"
     if selection.get("stopped_by_budget"):

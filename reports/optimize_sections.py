@@ -187,7 +187,7 @@ def _marks(view: View) -> dict[str, str]:
     """Candidate label -> what the verdict made of it."""
     marks = {str(c.get("label")): "" for c in view.candidates}
     selection = view.verdict.get("selection") or {}
-    for label in view.selected_labels(selection.get("in_indifference_zone") or []):
+    for label in view.indifferent_labels(selection):
         marks[label] = "within δ"
     for i in view.verdict.get("front") or []:
         marks[str(view.candidates[i].get("label"))] = "front"

@@ -118,6 +118,12 @@ class View:
         better, worse = (high < 0, low > 0) if self.sense(kpi) == "min" else (low > 0, high < 0)
         return "good" if better else "bad" if worse else ""
 
+    def indifferent_labels(self, selection: Mapping[str, Any]) -> list[str]:
+        """Labels of the candidates within the indifference zone of the recommendation."""
+        if "indifferent" in selection:
+            return [str(label) for label in selection["indifferent"]]
+        return self.selected_labels(selection.get("in_indifference_zone") or [])
+
     def selected_labels(self, indices: Sequence[int]) -> list[str]:
         """Candidate labels of selection indices (the selection numbers the feasible non-base candidates)."""
         feasible = [c for c in self.candidates if c.get("label") != "base" and c.get("feasible")]

@@ -114,7 +114,10 @@ class Scalarisation:
 def random_scalarisation(observed: np.ndarray, rng: np.random.Generator) -> Scalarisation:
     """A uniformly random weight vector on the simplex, normalised over the observed utilities (n, objectives)."""
     low, high = observed.min(axis=0), observed.max(axis=0)
-    return Scalarisation(rng.dirichlet(np.ones(observed.shape[1])), low, np.maximum(high - low, 1e-12))
+    span = high - low
+    flat = span <= 1e-9 * np.maximum(np.abs(low), 1.0)  # one point, or one value: no range to normalise by
+    span = np.where(flat, np.maximum(np.abs(low), 1.0), span)
+    return Scalarisation(rng.dirichlet(np.ones(observed.shape[1])), low, span)
 
 
 def chebyshev_ei(goal: Goal, belief: Belief, scalarise: Scalarisation, best: float | None, rng_seed: int) -> np.ndarray:

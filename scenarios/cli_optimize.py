@@ -32,7 +32,9 @@ def optimize(
     budget: Annotated[
         int | None, typer.Option(min=1, help="Simulated replications for the search (default: the study's).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the study's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed of the search's own choices (simulations use the study's seed).")
+    ] = None,
     surrogate: Annotated[str, typer.Option(help="gp (Gaussian process) or ensemble (deep ensemble).")] = "gp",
     baselines: Annotated[
         bool, typer.Option("--baselines", help="Also run random search and direct evolution on the same budget.")
@@ -63,7 +65,7 @@ def optimize(
         if loaded.spec.schedule is not None:
             schedule = loaded.spec.schedule
             limit = seconds or schedule.seconds
-            summary = _job_shop(loaded.base, loaded.source, out, seed, limit, schedule.replications, show)
+            summary = _job_shop(loaded.base, loaded.source, out, seed, limit, schedule.replications, show, loaded.seed)
         else:
             summary = _study(loaded, out, budget, seed, surrogate, baselines, workers, cache, no_cache, show)
     summary["command"] = command_line()
@@ -113,7 +115,7 @@ def _study(study, out, budget, seed, surrogate, baselines, workers, cache, no_ca
         return summary(result)
 
 
-def _job_shop(base, source, out, seed, seconds, replications, show) -> dict[str, Any]:
+def _job_shop(base, source, out, seed, seconds, replications, show, simulation_seed=None) -> dict[str, Any]:
     from scenarios.jobshop_run import optimise_job_shop
 
     with status_bar("schedule search", None, show) as bar:
@@ -123,7 +125,14 @@ def _job_shop(base, source, out, seed, seconds, replications, show) -> dict[str,
                 bar[0].update(bar[1], completed=done, description=f"schedule search: {done} simulations")
 
         return optimise_job_shop(
-            base, source, out, seed=seed or 0, seconds=seconds, replications=replications, progress=advance
+            base,
+            source,
+            out,
+            seed=seed or 0,
+            seconds=seconds,
+            replications=replications,
+            simulation_seed=simulation_seed,
+            progress=advance,
         )
 
 
@@ -140,7 +149,7 @@ def _print(summary: dict[str, Any], where: Path) -> None:
         )
     elif recommendation is not None:
         changes = ", ".join(f"{k} = {v}" for k, v in recommendation["point"].items())
-        kpis = ", ".join(f"{k} {v:.4g}" for k, v in recommendation["kpis"].items())
+        kpis = ", ".join(f"{k} {v:.4g}" for k, v in recommendation["kpis"].items() if v is not None)
         out_console.print(f"recommended: [bold]{changes}[/] → {kpis}", highlight=False)
     elif summary.get("verdict", {}).get("front"):
         out_console.print(f"verified Pareto front of {len(summary['verdict']['front'])} points", highlight=False)

@@ -108,11 +108,11 @@ def search(
     budget = spec.budget if budget is None else budget
     seed = problem.study.seed if seed is None else seed
     points_wanted = budget // spec.replications
-    start = min(spec.start_points(len(problem.variables)), points_wanted)
-    if start < 2:
+    start = spec.start_points(len(problem.variables), budget)
+    if start > points_wanted or points_wanted < 2:
         raise ShopfloorError(
             f"{problem.study.source}: optimize.budget: {budget} replications is below the initial design "
-            f"(at least 2 points × {spec.replications} replications)"
+            f"({max(start, 2)} points × {spec.replications} replications)"
         )
     run = Search(problem, method, seed, surrogate=surrogate if method == "surrogate" else None, crn=crn)
     began = time.perf_counter()
@@ -156,10 +156,11 @@ class _Runner:
             entries = [(int(e["round"]), dict(e["point"]), e.get("predicted")) for e in saved["trials"]]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ShopfloorError(f"{self.state}: not a saved search ({exc}); delete it to start afresh") from None
-        mine = {"problem": self.problem.fingerprint(), "method": self.run.method, "seed": self.run.seed}
-        if {k: saved.get(k) for k in mine} != mine:
+        mine = self._identity()
+        theirs = {k: saved.get(k) for k in mine}
+        if theirs != mine:
             raise ShopfloorError(
-                f"{self.state}: a saved search of another study, method or seed ({ {k: saved.get(k) for k in mine} });"
+                f"{self.state}: a saved search of another study, method, seed or surrogate ({theirs});"
                 " use another --out folder or delete the file"
             )
         by_round: dict[int, list[tuple[int, dict[str, Any], Any]]] = {}
@@ -172,7 +173,7 @@ class _Runner:
         run, problem = self.run, self.problem
         number = run.trials[-1].round + 1 if run.trials else 0
         rng = np.random.default_rng(np.random.SeedSequence((run.seed, number, 7)))
-        predicted: list[dict[str, float] | None] = [None] * wanted
+        predicted: list[dict[str, float] | None] | None = None
         if number == 0:
             points = space_filling(problem, wanted, run.seed)
         elif run.method == "random":
@@ -181,10 +182,10 @@ class _Runner:
             began = time.perf_counter()
             points, predicted = propose(run, wanted, number)
             run.fit_seconds += time.perf_counter() - began
-            if not points:
-                run.exhausted = True
-                return
-        self.add(points, number, predicted)
+        if len(points) < wanted:
+            run.exhausted = True  # fewer unseen feasible points left than wanted
+        if points:
+            self.add(points, number, predicted or [None] * len(points))
 
     def _random_points(self, wanted: int, rng: np.random.Generator) -> list[dict[str, Any]]:
         points: list[dict[str, Any]] = []
@@ -196,8 +197,6 @@ class _Runner:
                 points.append(point)
                 if len(points) == wanted:
                     break
-        if not points:
-            self.run.exhausted = True
         return points
 
     def add(self, points: list[dict[str, Any]], number: int, predicted: list[dict[str, float] | None]) -> None:
@@ -218,8 +217,18 @@ class _Runner:
             self.seen.add(point_key(point))
             self.saved.append({"round": number, "point": point, "predicted": guess})
         if self.state is not None:
-            meta = {"problem": problem.fingerprint(), "method": run.method, "seed": run.seed}
-            files.write_json(self.state, {**meta, "trials": self.saved})
+            files.write_json(self.state, {**self._identity(), "trials": self.saved})
+
+    def _identity(self) -> dict[str, Any]:
+        """What a saved search must share with this one to be resumed by it."""
+        run = self.run
+        return {
+            "problem": self.problem.fingerprint(),
+            "method": run.method,
+            "seed": run.seed,
+            "surrogate": run.surrogate,
+            "crn": run.crn,
+        }
 
 
 def _nanmean(values: np.ndarray) -> np.ndarray:
@@ -228,6 +237,19 @@ def _nanmean(values: np.ndarray) -> np.ndarray:
     counts = finite.sum(axis=1)
     sums = np.where(finite, values, 0.0).sum(axis=1)
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _replication_sd(values: np.ndarray) -> np.ndarray:
+    """Pooled standard deviation of one replication per KPI, over the points with two or more finite ones (0 where
+    none has)."""
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=1)
+    means = np.where(finite, values, 0.0).sum(axis=1) / np.maximum(counts, 1)
+    squares = np.where(finite, (values - means[:, None, :]) ** 2, 0.0).sum(axis=1)
+    several = counts >= 2
+    dof = np.where(several, counts - 1, 0).sum(axis=0)
+    pooled = np.where(several, squares, 0.0).sum(axis=0) / np.maximum(dof, 1)
+    return np.sqrt(pooled)
 
 
 def fit_surrogate_model(run: Search) -> Any:
@@ -256,9 +278,7 @@ def propose(run: Search, wanted: int, number: int) -> tuple[list[dict[str, Any]]
     problem = run.problem
     model = fit_surrogate_model(run)
     assert run.replications is not None
-    noise = np.nanstd(run.replications, axis=1, ddof=1).mean(axis=0) if run.replications.shape[1] > 1 else None
-    noise_sd = (noise if noise is not None else np.zeros(len(problem.kpis))) / math.sqrt(problem.spec.replications)
-    noise_sd = np.nan_to_num(noise_sd)
+    noise_sd = _replication_sd(run.replications) / math.sqrt(problem.spec.replications)
     encoder, seen = problem.encoder, {point_key(t.point) for t in run.trials}
 
     def belief_of(points: list[dict[str, Any]]) -> Belief:

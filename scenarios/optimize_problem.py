@@ -19,6 +19,7 @@ from scenarios.optimize_spec import Constraint, OptimizeSpec
 from scenarios.study import Study, SweepSpec, scenario_values
 from scenarios.sweep import design_points, point_scenario
 from sim.errors import ShopfloorError
+from sim.measurement import counts
 from sim.objective import Objective, parse_objective
 from surrogates.evolution import decode
 from surrogates.regressor import DesignEncoder, Variable
@@ -59,7 +60,9 @@ class Problem:
 
     def fingerprint(self) -> str:
         """A hash of the study (spec and base scenario): a saved search belongs to one problem."""
-        text = json.dumps([self.study.spec.model_dump(mode="json"), self.study.base.content_hash], sort_keys=True)
+        spec = self.study.spec.model_dump(mode="json")
+        spec["optimize"].pop("budget", None)  # a bigger budget extends a saved search
+        text = json.dumps([spec, self.study.base.content_hash], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -102,7 +105,7 @@ def space_filling(problem: Problem, count: int, seed: int) -> list[dict[str, Any
     rng = np.random.default_rng(np.random.SeedSequence((seed, 1)))
     chosen: dict[str, dict[str, Any]] = {}
     for point in design_points(sweep, seed):
-        for _ in range(FEASIBLE_TRIES):
+        for _ in range(100):  # a small space runs out of unseen points: fewer start points then
             if problem.inputs_feasible(point) and point_key(point) not in chosen:
                 chosen[point_key(point)] = point
                 break
@@ -142,5 +145,8 @@ def simulate(
     reps = range(first_replication, first_replication + replications)
     tasks = [Task(s, s_seed, r) for s, s_seed in zip(scenarios, seeds, strict=True) for r in reps]
     rows = evaluate(tasks, workers, None, cache, progress).kpis
-    values = np.array([[row.get(k, np.nan) for k in problem.kpis] for row in rows], dtype=float)
+    policy = study.base.scenario.deadlocks  # the measurement policy: deadlocked replications count or are left out
+    values = np.array(
+        [[row.get(k, np.nan) if counts(row, policy) else np.nan for k in problem.kpis] for row in rows], dtype=float
+    )
     return values.reshape(len(points), replications, len(problem.kpis))

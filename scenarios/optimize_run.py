@@ -196,6 +196,7 @@ def summary(result: Optimisation) -> dict[str, Any]:
                 "indifference_zone": selection.indifference_zone,
                 "stopped_by_budget": selection.stopped_by_budget,
                 "in_indifference_zone": list(selection.in_indifference_zone),
+                "indifferent": verdict.indifferent,
             },
         },
         "recommendation": None if recommended is None else {"point": recommended.point, "kpis": recommended.means},
@@ -214,15 +215,15 @@ def summary(result: Optimisation) -> dict[str, Any]:
     centre = recommended.point if recommended is not None else (main.best().point if main.best() else None)
     if centre is not None and len(main.trials) >= 2:
         data["sensitivity"] = sensitivity(problem, main, centre)
-    return _json_safe(data)
+    return json_safe(data)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Plain JSON data: NaN and infinities become None, numpy scalars Python numbers, tuples lists."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -102,8 +102,10 @@ class OptimizeSpec(_Strict):
             )
         return self
 
-    def start_points(self, variables: int) -> int:
-        """Points of the space-filling start: as given, else 10 per decision variable, at most half the budget."""
+    def start_points(self, variables: int, budget: int | None = None) -> int:
+        """Points of the space-filling start: as given, else 10 per decision variable, at most half the budget
+        (``budget``: the one a search runs with, default the section's)."""
         if self.initial_points is not None:
             return self.initial_points
-        return max(2, min(10 * variables, self.budget // (2 * self.replications)))
+        budget = self.budget if budget is None else budget
+        return max(2, min(10 * variables, budget // (2 * self.replications)))

@@ -61,6 +61,7 @@ class Verdict:
     selection: Selection | None
     versus_base: list[Comparison]
     replications: int  # simulated for the verdict in all
+    indifferent: list[str]  # labels of the candidates within the indifference zone of the recommendation
 
 
 def verify(
@@ -104,13 +105,14 @@ def verify(
     sim.extend(base, sim.count(recommended) if recommended is not None else replications)
     front: list[int] = []
     if problem.goal.pareto and feasible:
-        means = np.array([[np.mean(sim.values(i)[:, j]) for j in problem.goal.columns] for i in feasible])
+        means = np.array([sim.means(i)[list(problem.goal.columns)] for i in feasible])
         front = [feasible[i] for i in np.flatnonzero(non_dominated(means, problem.directions))]
     labels = [f"#{t.index}" for t in picks] + ["base"]
     estimates: list[dict[str, float] | None] = [t.kpis for t in picks] + [None]
     candidates = [sim.verified(i, labels[i], estimates[i]) for i in range(len(points))]
+    zone = [labels[feasible[i]] for i in selection.in_indifference_zone] if selection is not None else []
     versus = _paired(problem, sim, recommended, base) if recommended is not None else []
-    return Verdict(seed, candidates, recommended, front, selection, versus, sim.simulated)
+    return Verdict(seed, candidates, recommended, front, selection, versus, sim.simulated, zone)
 
 
 def _top_picks(search: Search, top: int) -> list[Trial]:
@@ -170,14 +172,21 @@ class _Sampler:
         value = float(self.scores(i)[r])
         return value if math.isfinite(value) else -1e300
 
+    def means(self, i: int) -> np.ndarray:
+        """Per KPI over the replications that report it (NaN where none does), as the search estimates."""
+        data = self.data[i]
+        finite = np.isfinite(data)
+        sums = np.where(finite, data, 0.0).sum(axis=0)
+        return np.where(finite.any(axis=0), sums / np.maximum(finite.sum(axis=0), 1), np.nan)
+
     def feasible(self, i: int) -> bool:
-        mean = self.data[i].mean(axis=0)
+        mean = self.means(i)
         return bool(np.isfinite(mean).all() and self.problem.goal.feasible(mean[None])[0])
 
     def verified(self, i: int, label: str, estimate: dict[str, float] | None) -> Verified:
         data, n = self.data[i], self.count(i)
         half = (
-            stats.t.ppf(0.975, n - 1) * data.std(axis=0, ddof=1) / math.sqrt(n)
+            stats.t.ppf(0.975, n - 1) * np.nanstd(data, axis=0, ddof=1) / math.sqrt(n)
             if n > 1
             else np.full(data.shape[1], np.nan)
         )
@@ -185,7 +194,7 @@ class _Sampler:
         return Verified(
             label,
             self.points[i],
-            dict(zip(kpis, map(float, data.mean(axis=0)), strict=True)),
+            dict(zip(kpis, map(float, self.means(i)), strict=True)),
             dict(zip(kpis, map(float, half), strict=True)),
             n,
             self.feasible(i),

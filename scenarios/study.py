@@ -252,6 +252,8 @@ def _check_optimize(study: Study) -> None:
         for name in constraint.inputs or {}:
             if name not in variables:
                 problems.append((f"{where}.inputs.{name}", f"not a decision variable (one of {list(variables)})"))
+            elif variables[name].type == "choice":
+                problems.append((f"{where}.inputs.{name}", "a choice variable has no numeric value to weigh"))
     if problems:
         raise ScenarioError(source, problems)
 

@@ -16,7 +16,7 @@ from scenarios.optimize_problem import point_key, problem_of, simulate
 from scenarios.optimize_run import optimize_study, summary
 from scenarios.pareto import non_dominated
 from scenarios.study import load_study
-from sim.errors import ShopfloorError
+from sim.errors import ScenarioError, ShopfloorError
 
 STUDY = """
 [study]
@@ -87,7 +87,7 @@ def test_an_interrupted_search_resumes_exactly_as_the_uninterrupted_one(toy, tmp
         part = search(problem, "surrogate", budget=24, seed=2, cache=cache, workers=1, state=state, max_rounds=2)
         assert len(part.trials) == 9
         resumed = search(problem, "surrogate", budget=24, seed=2, cache=cache, workers=1, state=state)
-        with pytest.raises(ShopfloorError, match="another study, method or seed"):
+        with pytest.raises(ShopfloorError, match="another study, method, seed or surrogate"):
             search(problem, "random", budget=24, seed=2, cache=cache, state=state)
     assert [t.point for t in resumed.trials] == [t.point for t in whole.trials]
     assert [t.round for t in resumed.trials] == [t.round for t in whole.trials]
@@ -165,3 +165,17 @@ def test_a_bundled_job_shop_study_optimises_the_schedule_and_reports_it(tmp_path
     schedule = json.loads((out / "summary.json").read_text())["schedule"]
     assert schedule["optimum"] == 55 and schedule["lower_bound"] <= schedule["makespan"] <= schedule["rule_makespan"]
     assert (out / "report.html").is_file() and (out / "schedule" / "report.html").is_file()
+
+
+def test_a_design_smaller_than_the_budget_is_searched_whole_and_a_choice_cannot_be_weighed(write_line, write_study):
+    write_line("short.toml", 400, 100)
+    small = STUDY.format(objective="min cycle_time_mean", budget=40).replace("initial_points = 6\n", "")
+    small = small.replace('"stations.weld.buffer" = { type = "int", low = 1, high = 4 }\n', "")
+    small = small.replace('"stations.weld.buffer" = 0.5', '"stations.weld.machines" = 0.0').split("[[optimize")[0]
+    run = search(problem_of(load_study(write_study(small))), budget=40, workers=1)
+    assert len(run.trials) == 6 and run.exhausted  # 3 machine counts × 2 rules, each once
+    weighed = STUDY.format(objective="min cycle_time_mean", budget=40).replace(
+        '"stations.weld.buffer" = 0.5', '"stations.weld.dispatch" = 1.0'
+    )
+    with pytest.raises(ScenarioError, match=r"inputs\.stations\.weld\.dispatch: a choice variable"):
+        load_study(write_study(weighed, "weighed.toml"))
