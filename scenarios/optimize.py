@@ -26,7 +26,7 @@ import numpy as np
 from scenarios import acquisition
 from scenarios.acquisition import Belief
 from scenarios.cache import EvaluationCache
-from scenarios.optimize_problem import Problem, point_key, random_feasible, simulate, space_filling
+from scenarios.optimize_problem import Problem, finite_mean, point_key, random_feasible, simulate, space_filling
 from sim import files
 from sim.errors import ShopfloorError
 from surrogates.evolution import evolve
@@ -207,7 +207,7 @@ class _Runner:
         advance = (lambda d: self.progress(done + d)) if self.progress is not None else None
         values = simulate(problem, points, problem.study.seed, reps, self.cache, self.workers, advance, crn=run.crn)
         run.replications = values if run.replications is None else np.concatenate([run.replications, values])
-        means = _nanmean(values)
+        means = finite_mean(values, axis=1)
         for point, mean, guess in zip(points, means, predicted, strict=True):
             kpis = dict(zip(problem.kpis, map(float, mean), strict=True))
             feasible = bool(np.isfinite(mean).all() and problem.goal.feasible(mean[None])[0])
@@ -229,14 +229,6 @@ class _Runner:
             "surrogate": run.surrogate,
             "crn": run.crn,
         }
-
-
-def _nanmean(values: np.ndarray) -> np.ndarray:
-    """Means over replications (axis 1), NaN where no replication reports the KPI, without a warning."""
-    finite = np.isfinite(values)
-    counts = finite.sum(axis=1)
-    sums = np.where(finite, values, 0.0).sum(axis=1)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _replication_sd(values: np.ndarray) -> np.ndarray:

@@ -125,6 +125,14 @@ def random_feasible(problem: Problem, rng: np.random.Generator) -> dict[str, Any
     )
 
 
+def finite_mean(values: np.ndarray, axis: int) -> np.ndarray:
+    """Means along ``axis`` over the finite values (NaN where there is none), without a warning."""
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=axis)
+    sums = np.where(finite, values, 0.0).sum(axis=axis)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def simulate(
     problem: Problem,
     points: Sequence[dict[str, Any]],

@@ -21,7 +21,7 @@ from scipy import stats
 
 from scenarios.cache import EvaluationCache
 from scenarios.optimize import Search, Trial
-from scenarios.optimize_problem import Problem, simulate
+from scenarios.optimize_problem import Problem, finite_mean, simulate
 from scenarios.pareto import non_dominated
 from scenarios.selection import Selection, kim_nelson
 
@@ -174,10 +174,7 @@ class _Sampler:
 
     def means(self, i: int) -> np.ndarray:
         """Per KPI over the replications that report it (NaN where none does), as the search estimates."""
-        data = self.data[i]
-        finite = np.isfinite(data)
-        sums = np.where(finite, data, 0.0).sum(axis=0)
-        return np.where(finite.any(axis=0), sums / np.maximum(finite.sum(axis=0), 1), np.nan)
+        return finite_mean(self.data[i], axis=0)
 
     def feasible(self, i: int) -> bool:
         mean = self.means(i)

@@ -52,9 +52,18 @@ def _check(k: int, alpha: float) -> None:
 
 
 def _summarise(
-    data: np.ndarray, counts: np.ndarray, best: int, sign: float, alpha: float, delta: float
-) -> tuple[np.ndarray, np.ndarray, list[Difference]]:
-    """Means, 95 % half-widths and Bonferroni paired differences; data[i, :counts[i]] are candidate i's outputs."""
+    data: np.ndarray,
+    counts: np.ndarray,
+    best: int,
+    sign: float,
+    alpha: float,
+    delta: float,
+    method: str,
+    eliminated: dict[int, int] | None = None,
+    stopped_by_budget: bool = False,
+) -> Selection:
+    """The selection of ``best``: means, 95 % half-widths and Bonferroni paired differences; data[i, :counts[i]]
+    are candidate i's outputs. ``eliminated`` None: the candidates the paired CIs show worse than the best."""
     k = len(counts)
     means = np.array([data[i, : counts[i]].mean() for i in range(k)])
     sds = np.array([data[i, : counts[i]].std(ddof=1) for i in range(k)])
@@ -69,7 +78,21 @@ def _summarise(
         hw = t * d.std(ddof=1) / math.sqrt(n)
         m = float(d.mean())
         differences.append(Difference(i, m, m - hw, m + hw, n, m < delta))
-    return means, half, differences
+    if eliminated is None:
+        eliminated = {d.index: int(counts[d.index]) for d in differences if d.low > 0}
+    return Selection(
+        best=best,
+        means=means,
+        half_widths=half,
+        differences=differences,
+        eliminated=eliminated,
+        in_indifference_zone=tuple(d.index for d in differences if d.within_delta),
+        confidence=1.0 - alpha,
+        indifference_zone=float(delta),
+        replications=counts.copy(),
+        method=method,
+        stopped_by_budget=stopped_by_budget,
+    )
 
 
 def kim_nelson(
@@ -148,20 +171,7 @@ def kim_nelson(
         r += 1
         counts[alive] = r
     best = int(alive[np.argmax(sums[alive])])
-    m, hw, diffs = _summarise(data, counts, best, sign, alpha, delta)
-    return Selection(
-        best=best,
-        means=m,
-        half_widths=hw,
-        differences=diffs,
-        eliminated=eliminated,
-        in_indifference_zone=tuple(d.index for d in diffs if d.within_delta),
-        confidence=1.0 - alpha,
-        indifference_zone=float(delta),
-        replications=counts.copy(),
-        method="kim-nelson",
-        stopped_by_budget=len(alive) > 1,
-    )
+    return _summarise(data, counts, best, sign, alpha, delta, "kim-nelson", eliminated, len(alive) > 1)
 
 
 def paired_bonferroni(outputs: np.ndarray, maximise: bool, alpha: float = 0.05, delta: float = 0.0) -> Selection:
@@ -183,16 +193,4 @@ def paired_bonferroni(outputs: np.ndarray, maximise: bool, alpha: float = 0.05, 
     sign = 1.0 if maximise else -1.0
     best = int(np.argmax(sign * data.mean(axis=1)))
     counts = np.full(k, n)
-    m, hw, diffs = _summarise(data, counts, best, sign, alpha, delta)
-    return Selection(
-        best=best,
-        means=m,
-        half_widths=hw,
-        differences=diffs,
-        eliminated={d.index: n for d in diffs if d.low > 0},
-        in_indifference_zone=tuple(d.index for d in diffs if d.within_delta),
-        confidence=1.0 - alpha,
-        indifference_zone=float(delta),
-        replications=counts,
-        method="paired-bonferroni",
-    )
+    return _summarise(data, counts, best, sign, alpha, delta, "paired-bonferroni")
